@@ -1,0 +1,81 @@
+-- The whole SQLite schema of otpd, embedded in the binary.
+--
+-- Each "-- version N" block upgrades a database from version N-1 to N. The store applies
+-- every block above the database's PRAGMA user_version in one transaction and then sets
+-- user_version, so an upgrade either happens whole or not at all. Never edit a released
+-- block: add a new one.
+--
+-- Times are integer milliseconds since the Unix epoch (UTC). No column ever holds an OTP
+-- code or a message text: only code_hash, an HMAC keyed with the pepper file.
+
+-- version 1
+CREATE TABLE verification (
+    id              TEXT PRIMARY KEY,
+    appid           TEXT NOT NULL,
+    recipient       TEXT NOT NULL,          -- E.164
+    status          TEXT NOT NULL,          -- pending | approved | expired | canceled | max_attempts_reached | failed | blocked
+    channel_request TEXT,                   -- the channel asked for, NULL for any
+    sender          TEXT,                   -- the "from" asked for
+    code_length     INTEGER NOT NULL,
+    ttl_ms          INTEGER NOT NULL,
+    code_hash       BLOB,                   -- NULL until the dispatcher draws the code
+    created_at      INTEGER NOT NULL,
+    expires_at      INTEGER NOT NULL,
+    last_send_at    INTEGER NOT NULL,
+    verified_at     INTEGER,
+    ended_at        INTEGER,
+    attempts        INTEGER NOT NULL DEFAULT 0,   -- failed verifies, never reset by a resend
+    max_attempts    INTEGER NOT NULL,
+    sends           INTEGER NOT NULL DEFAULT 1,
+    -- delivery of the latest send
+    delivery_state   TEXT NOT NULL DEFAULT 'queued', -- queued | submitted | delivered | undelivered | expired | rejected | unknown
+    delivery_channel TEXT,
+    message_id       TEXT,
+    submitted_at     INTEGER,
+    delivered_at     INTEGER,
+    delivery_error   TEXT
+) STRICT;
+CREATE INDEX verification_pending_recipient ON verification (appid, recipient) WHERE status = 'pending';
+CREATE INDEX verification_pending_expiry ON verification (expires_at) WHERE status = 'pending';
+CREATE INDEX verification_message ON verification (delivery_channel, message_id) WHERE message_id IS NOT NULL;
+CREATE INDEX verification_created ON verification (created_at);
+
+-- One row per send that still has to reach a channel. Deleted once a channel accepted it,
+-- or when it can no longer be delivered.
+CREATE TABLE outbox (
+    verification_id TEXT PRIMARY KEY REFERENCES verification (id) ON DELETE CASCADE,
+    due_at          INTEGER NOT NULL,
+    lease_until     INTEGER NOT NULL DEFAULT 0,  -- claimed by the dispatcher until then
+    tries           INTEGER NOT NULL DEFAULT 0,
+    exhausted       TEXT NOT NULL DEFAULT ''     -- channels that gave up on it, comma-separated
+) STRICT;
+CREATE INDEX outbox_due ON outbox (due_at);
+
+CREATE TABLE api_key (
+    key         TEXT PRIMARY KEY,
+    appid       TEXT NOT NULL,
+    secret_hash BLOB NOT NULL,                   -- SHA-256 of the secret (256 random bits)
+    created_at  INTEGER NOT NULL,
+    revoked_at  INTEGER
+) STRICT;
+
+CREATE TABLE idempotency (
+    appid        TEXT NOT NULL,
+    key          TEXT NOT NULL,
+    request_hash BLOB NOT NULL,
+    status       INTEGER NOT NULL,
+    response     TEXT NOT NULL,
+    created_at   INTEGER NOT NULL,
+    PRIMARY KEY (appid, key)
+) STRICT;
+CREATE INDEX idempotency_created ON idempotency (created_at);
+
+-- What happened to each verification, for operators (GET /otp/logs later).
+CREATE TABLE event (
+    id              INTEGER PRIMARY KEY,
+    at              INTEGER NOT NULL,
+    verification_id TEXT NOT NULL,
+    event           TEXT NOT NULL,
+    detail          TEXT
+) STRICT;
+CREATE INDEX event_verification ON event (verification_id, id);

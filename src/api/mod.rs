@@ -1,0 +1,44 @@
+//! The HTTP API (contract: API.md): routing, authentication, JSON shapes, problem+json
+//! errors, and the listeners (TCP and the Unix socket). No SQL and no PIN logic here.
+
+pub mod auth;
+pub mod body;
+mod ops_routes;
+mod otp_routes;
+pub mod problem;
+pub mod serve;
+
+use crate::channel::Channel;
+use crate::channel::sim::SimPhones;
+use crate::otp::Engine;
+use auth::Transport;
+use axum::Extension;
+use axum::routing::{get, post};
+use std::sync::Arc;
+
+/// What every handler can reach.
+pub struct AppState {
+    pub engine: Arc<Engine>,
+    pub channels: Vec<Arc<dyn Channel>>,
+    /// The simulated phones, when a `sim` channel is configured.
+    pub phones: Option<Arc<SimPhones>>,
+    /// Request bodies larger than this are refused with 413.
+    pub max_body: usize,
+}
+
+/// The routes, for one listener.
+pub fn router(state: Arc<AppState>, transport: Transport) -> axum::Router {
+    axum::Router::new()
+        .route("/otp/send", post(otp_routes::send))
+        .route("/otp/verify", post(otp_routes::verify))
+        .route("/otp/resend", post(otp_routes::resend))
+        .route("/otp/cancel", post(otp_routes::cancel))
+        .route("/otp/status", get(otp_routes::status))
+        .route("/healthz", get(ops_routes::healthz))
+        .route("/readyz", get(ops_routes::readyz))
+        .route("/sim/messages", get(ops_routes::sim_messages))
+        .fallback(ops_routes::no_route)
+        .method_not_allowed_fallback(ops_routes::wrong_method)
+        .layer(Extension(transport))
+        .with_state(state)
+}

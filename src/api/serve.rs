@@ -1,0 +1,89 @@
+//! The listeners: every TCP address of `[api] listen` and the Unix socket, all serving the
+//! same routes until the stop token fires (then they stop accepting and finish what they have).
+
+use super::auth::Transport;
+use super::{AppState, router};
+use anyhow::Context;
+use axum::serve::ListenerExt;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use tokio::net::{TcpListener, UnixListener};
+use tokio_util::sync::CancellationToken;
+
+pub struct Listeners {
+    pub tcp: Vec<TcpListener>,
+    pub unix: Option<(UnixListener, PathBuf)>,
+}
+
+pub async fn bind_tcp(addrs: &[std::net::SocketAddr]) -> anyhow::Result<Vec<TcpListener>> {
+    let mut out = Vec::new();
+    for addr in addrs {
+        let listener = TcpListener::bind(addr)
+            .await
+            .with_context(|| format!("cannot listen on {addr}"))?;
+        out.push(listener);
+    }
+    Ok(out)
+}
+
+/// Binds the Unix socket with `mode`. A socket file left by a crash is replaced; one that a
+/// running daemon answers on is not.
+pub fn bind_unix(path: &Path, mode: u32) -> anyhow::Result<UnixListener> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    }
+    if path.exists() {
+        if std::os::unix::net::UnixStream::connect(path).is_ok() {
+            anyhow::bail!(
+                "another process is serving on {}; is otpd already running?",
+                path.display()
+            );
+        }
+        std::fs::remove_file(path)
+            .with_context(|| format!("cannot remove the stale socket {}", path.display()))?;
+    }
+    let listener =
+        UnixListener::bind(path).with_context(|| format!("cannot bind {}", path.display()))?;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
+        .with_context(|| format!("cannot set the mode of {}", path.display()))?;
+    Ok(listener)
+}
+
+/// Serves until `stop`; returns once every listener has stopped.
+pub async fn serve(
+    state: Arc<AppState>,
+    listeners: Listeners,
+    stop: CancellationToken,
+) -> anyhow::Result<()> {
+    let mut servers = tokio::task::JoinSet::new();
+    for listener in listeners.tcp {
+        let app = router(state.clone(), Transport::Tcp);
+        let stop = stop.clone();
+        let listener = listener.tap_io(|tcp| {
+            // Small request/response pairs: Nagle would add up to 40 ms to each.
+            let _ = tcp.set_nodelay(true);
+        });
+        servers.spawn(async move {
+            axum::serve(listener, app)
+                .with_graceful_shutdown(stop.cancelled_owned())
+                .await
+        });
+    }
+    if let Some((listener, path)) = listeners.unix {
+        let app = router(state.clone(), Transport::Unix);
+        let stop = stop.clone();
+        servers.spawn(async move {
+            let served = axum::serve(listener, app)
+                .with_graceful_shutdown(stop.cancelled_owned())
+                .await;
+            let _ = std::fs::remove_file(&path);
+            served
+        });
+    }
+    while let Some(done) = servers.join_next().await {
+        done.context("a listener task failed")?
+            .context("a listener failed")?;
+    }
+    Ok(())
+}

@@ -1,0 +1,74 @@
+//! Channels: the I/O tasks that carry messages out and bring delivery reports back.
+//!
+//! The dispatcher sees every channel through [`Channel`]: it hands over an [`Outgoing`]
+//! message and gets a [`SubmitOutcome`]; reports arrive later on the shared report queue.
+//! Kinds: `sim` (a simulated handset in the process). SMPP and GSM modems plug in here.
+
+pub mod sim;
+
+use crate::model::{DeliveryState, Timestamp};
+use crate::secret::Secret;
+use std::future::Future;
+use std::pin::Pin;
+use std::time::Duration;
+
+/// A message on its way out. `text` holds the code: it lives in memory only.
+#[derive(Debug, Clone)]
+pub struct Outgoing {
+    pub verification_id: String,
+    pub recipient: String,
+    pub sender: Option<String>,
+    pub text: Secret,
+    /// How long the network should keep trying: a code arriving after it expired is useless.
+    pub validity: Duration,
+}
+
+/// What a channel did with a message.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SubmitOutcome {
+    /// Taken by the network under this id; a report may follow.
+    Accepted { message_id: String },
+    /// Not now (throttled, queue full, timed out): try this channel again after `after`.
+    Retry { after: Duration, error: String },
+    /// This channel cannot take it (down, broken): try the next channel.
+    Failover { error: String },
+    /// No channel will do better (invalid destination and the like): the message ends in
+    /// `state`.
+    Reject { state: DeliveryState, error: String },
+}
+
+/// A delivery report from the network about an accepted message.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DeliveryReport {
+    pub channel: String,
+    pub message_id: String,
+    pub state: DeliveryState,
+    pub error: Option<String>,
+    pub at: Timestamp,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LinkState {
+    Up,
+    Connecting,
+    Down,
+}
+
+/// A channel's state for /readyz and for the dispatcher's choice.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Health {
+    pub state: LinkState,
+    pub last_error: Option<String>,
+}
+
+pub type SubmitFuture = Pin<Box<dyn Future<Output = SubmitOutcome> + Send>>;
+
+pub trait Channel: Send + Sync {
+    fn name(&self) -> &str;
+    fn kind(&self) -> &'static str;
+    fn health(&self) -> Health;
+    /// Hands a message to the channel. The future resolves once the channel knows whether
+    /// the network took it.
+    fn submit(&self, message: Outgoing) -> SubmitFuture;
+}

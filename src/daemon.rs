@@ -1,0 +1,256 @@
+//! `otpd serve`: wires config, store, engine, channels, dispatcher and API, runs them, and
+//! stops them in order.
+//!
+//! ```text
+//!  start: data dir → pepper → store (schema upgrade, leases freed) → channels → dispatcher,
+//!         report sink, sweeper → listeners → "ready"
+//!  stop:  listeners stop accepting and finish their requests → dispatcher finishes what it
+//!         handed out → report sink and sweeper stop → the writer drains and closes
+//! ```
+
+use crate::api::AppState;
+use crate::api::serve::{Listeners, bind_tcp, bind_unix, serve};
+use crate::channel::sim::{SimChannel, SimPhones};
+use crate::channel::{Channel, DeliveryReport};
+use crate::config::{ChannelKind, Config, Synchronous};
+use crate::delivery::Dispatcher;
+use crate::delivery::reports::ReportSink;
+use crate::delivery::router::{Route, Router};
+use crate::delivery::sweeper::Sweeper;
+use crate::model::{Clock, SystemClock};
+use crate::otp::hash::Pepper;
+use crate::otp::pin::Randomness;
+use crate::otp::{AppProfile, Apps, Engine, Policy, phone};
+use crate::store::{Durability, Store};
+use anyhow::Context;
+use std::collections::HashMap;
+use std::os::unix::fs::DirBuilderExt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::{Notify, mpsc};
+use tokio_util::sync::CancellationToken;
+
+/// How long the dispatcher may take to finish its in-flight messages at shutdown.
+const DRAIN_DEADLINE: Duration = Duration::from_secs(10);
+
+/// The data directory: the flag, else the config's `data_dir`, else `$STATE_DIRECTORY` (set
+/// by systemd), else `./otpd-data`.
+pub fn data_dir(flag: Option<PathBuf>, config: Option<&Config>) -> PathBuf {
+    flag.or_else(|| config.and_then(|c| c.data_dir.clone()))
+        .or_else(|| {
+            std::env::var_os("STATE_DIRECTORY")
+                .map(|v| PathBuf::from(v.to_string_lossy().split(':').next().unwrap_or_default()))
+        })
+        .unwrap_or_else(|| PathBuf::from("otpd-data"))
+}
+
+pub fn database_path(data_dir: &Path) -> PathBuf {
+    data_dir.join("otpd.db")
+}
+
+pub fn socket_path(data_dir: &Path, config: &Config) -> PathBuf {
+    config
+        .api
+        .unix_socket
+        .clone()
+        .unwrap_or_else(|| data_dir.join("otpd.sock"))
+}
+
+pub fn durability(config: &Config) -> Durability {
+    match config.store.synchronous {
+        Synchronous::Normal => Durability::Normal,
+        Synchronous::Full => Durability::Full,
+    }
+}
+
+/// Runs the daemon until `stop` fires.
+pub async fn run(config: Config, data_dir: PathBuf, stop: CancellationToken) -> anyhow::Result<()> {
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(&data_dir)
+        .with_context(|| format!("cannot create the data directory {}", data_dir.display()))?;
+    phone::warm_up();
+
+    let pepper_path = config
+        .otp
+        .pepper_file
+        .clone()
+        .unwrap_or_else(|| data_dir.join("pepper"));
+    let (pepper, created) = Pepper::load_or_create(&pepper_path)?;
+    if created {
+        tracing::info!(path = %pepper_path.display(), "created a new pepper file; back it up apart from the database");
+    }
+    let db = database_path(&data_dir);
+    let store = Store::open(&db, durability(&config))
+        .with_context(|| format!("cannot open the database {}", db.display()))?;
+    let released = store.writer.run(|tx| tx.release_all_leases()).await?;
+    if released > 0 {
+        tracing::info!(
+            messages = released,
+            "resuming messages left in the outbox by the last run"
+        );
+    }
+    let random =
+        Arc::new(Randomness::from_os().map_err(|e| anyhow::anyhow!("no OS randomness: {e}"))?);
+
+    let (report_tx, report_rx) = mpsc::channel::<DeliveryReport>(8192);
+    let (channels, phones) = build_channels(&config, report_tx, clock.clone())?;
+    let router = Router::new(
+        config
+            .channels
+            .iter()
+            .map(|c| Route {
+                channel: c.name.clone(),
+                prefixes: c.recipients.clone(),
+            })
+            .collect(),
+    );
+    let policy = Policy {
+        length: config.otp.length,
+        ttl: config.otp.ttl,
+        max_attempts: config.otp.max_attempts,
+        resend_cooldown: config.otp.resend_cooldown,
+        max_resends: config.otp.max_resends,
+        template: config.otp.template.clone(),
+    };
+    let apps = Apps::new(
+        config
+            .apps
+            .iter()
+            .map(|a| {
+                let profile = AppProfile {
+                    name: a.name.clone().unwrap_or_else(|| a.id.clone()),
+                    from: a.from.clone(),
+                    template: a.template.clone(),
+                };
+                (a.id.clone(), profile)
+            })
+            .collect::<HashMap<_, _>>(),
+    );
+    let pepper = Arc::new(pepper);
+    let wake = Arc::new(Notify::new());
+    let submitted = Arc::new(Notify::new());
+    let engine = Arc::new(Engine {
+        store: store.clone(),
+        pepper: pepper.clone(),
+        random: random.clone(),
+        policy: policy.clone(),
+        apps: apps.clone(),
+        router: router.clone(),
+        clock: clock.clone(),
+        dispatch: wake.clone(),
+    });
+    let dispatcher = Arc::new(Dispatcher {
+        store: store.clone(),
+        channels: channels.clone(),
+        router,
+        pepper,
+        random,
+        policy,
+        apps,
+        clock: clock.clone(),
+        wake,
+        submitted: submitted.clone(),
+    });
+
+    let workers = CancellationToken::new();
+    let dispatching = tokio::spawn(dispatcher.run(workers.clone()));
+    let reports = ReportSink {
+        store: store.clone(),
+        clock: clock.clone(),
+        submitted,
+    };
+    let reporting = tokio::spawn(reports.run(report_rx, workers.clone()));
+    let sweeping = tokio::spawn(
+        Sweeper {
+            store: store.clone(),
+            clock,
+        }
+        .run(workers.clone()),
+    );
+
+    let tcp = bind_tcp(&config.api.listen).await?;
+    let socket = socket_path(&data_dir, &config);
+    let unix = bind_unix(&socket, config.api.unix_socket_mode)?;
+    for l in &tcp {
+        if let Ok(addr) = l.local_addr() {
+            tracing::info!(%addr, "listening on TCP (API key required)");
+        }
+    }
+    tracing::info!(path = %socket.display(), "listening on the Unix socket (trusted)");
+    for c in &config.channels {
+        if matches!(c.kind, ChannelKind::Sim) {
+            tracing::warn!(channel = %c.name, "channel {} is a SIMULATED handset: messages go to GET /sim/messages, not to real phones", c.name);
+        }
+    }
+    tracing::info!(data_dir = %data_dir.display(), "otpd is ready");
+
+    let state = Arc::new(AppState {
+        engine,
+        channels,
+        phones,
+        max_body: config.api.max_body_bytes,
+    });
+    let served = serve(
+        state,
+        Listeners {
+            tcp,
+            unix: Some((unix, socket)),
+        },
+        stop,
+    )
+    .await;
+
+    tracing::info!("stopping: finishing messages in flight");
+    workers.cancel();
+    if tokio::time::timeout(DRAIN_DEADLINE, dispatching)
+        .await
+        .is_err()
+    {
+        tracing::warn!(
+            "some messages were still in flight at the deadline; they will be sent again at the next start"
+        );
+    }
+    let _ = reporting.await;
+    let _ = sweeping.await;
+    tracing::info!("stopped");
+    served
+}
+
+type Built = (Vec<Arc<dyn Channel>>, Option<Arc<SimPhones>>);
+
+fn build_channels(
+    config: &Config,
+    reports: mpsc::Sender<DeliveryReport>,
+    clock: Arc<dyn Clock>,
+) -> anyhow::Result<Built> {
+    let mut channels: Vec<Arc<dyn Channel>> = Vec::new();
+    let mut phones = None;
+    for c in &config.channels {
+        match &c.kind {
+            ChannelKind::Sim => {
+                let shared = phones
+                    .get_or_insert_with(|| Arc::new(SimPhones::default()))
+                    .clone();
+                channels.push(Arc::new(SimChannel::new(
+                    c.name.clone(),
+                    shared,
+                    reports.clone(),
+                    clock.clone(),
+                )));
+            }
+            ChannelKind::Smpp(_) => anyhow::bail!(
+                "channel {:?}: kind \"smpp\" is not available in this build of otpd yet",
+                c.name
+            ),
+            ChannelKind::Modem(_) => anyhow::bail!(
+                "channel {:?}: kind \"modem\" is not available in this build of otpd yet",
+                c.name
+            ),
+        }
+    }
+    Ok((channels, phones))
+}

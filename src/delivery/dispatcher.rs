@@ -1,0 +1,359 @@
+//! The dispatcher: outbox → code → channel → record.
+//!
+//! ```text
+//!  outbox row ──claim (lease)──▶ draw code, commit its hash ──▶ channel.submit(text)
+//!      ▲                                                               │
+//!      ├── Retry: same channel after backoff (up to TRIES_PER_CHANNEL) ◀┤
+//!      ├── Failover: next channel in config order ◀─────────────────────┤
+//!      │   Accepted: delivery "submitted", row removed ◀────────────────┤
+//!      │   Reject: delivery ended, verification "failed" ◀──────────────┘
+//!      └── no channel up: wait with backoff until one is, or the code expires
+//! ```
+//!
+//! The code exists only between the draw and the channel's hands: if the process dies in
+//! between, the lease runs out (or is released at start) and a fresh code is drawn.
+
+use super::router::Router;
+use crate::channel::{Channel, LinkState, Outgoing, SubmitOutcome};
+use crate::model::{Clock, DeliveryState, Status, Timestamp, Verification};
+use crate::otp::engine_expire;
+use crate::otp::hash::Pepper;
+use crate::otp::pin::Randomness;
+use crate::otp::{Apps, Policy, template};
+use crate::secret::Secret;
+use crate::store::outbox::OutboxEntry;
+use crate::store::{Store, StoreError, WriteTx};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::{Notify, Semaphore};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+/// Rows claimed per writer job.
+const CLAIM_BATCH: usize = 256;
+/// Messages handed to channels and not yet recorded, at most.
+const IN_FLIGHT: usize = 4096;
+/// How long a claim holds a row: longer than any channel takes to answer a submit.
+const LEASE: Duration = Duration::from_secs(120);
+/// A channel that has not answered a submit by then is treated as having failed it.
+const SUBMIT_DEADLINE: Duration = Duration::from_secs(90);
+/// Retries of one message on one channel before failing over to the next.
+const TRIES_PER_CHANNEL: u32 = 3;
+/// The dispatcher looks at the outbox at least this often even if nothing wakes it.
+const IDLE_CHECK: Duration = Duration::from_secs(1);
+
+/// Backoff before retry number `tries` (0-based): 0.5 s doubling to at most 30 s.
+pub fn backoff(tries: u32) -> Duration {
+    Duration::from_millis(500u64.saturating_mul(1u64 << tries.min(6))).min(Duration::from_secs(30))
+}
+
+pub struct Dispatcher {
+    pub store: Store,
+    pub channels: Vec<Arc<dyn Channel>>,
+    pub router: Router,
+    pub pepper: Arc<Pepper>,
+    pub random: Arc<Randomness>,
+    pub policy: Policy,
+    pub apps: Apps,
+    pub clock: Arc<dyn Clock>,
+    /// Woken when the outbox may have something due (a send, a resend, a reschedule).
+    pub wake: Arc<Notify>,
+    /// Woken when a submit is recorded, so held reports are tried again.
+    pub submitted: Arc<Notify>,
+}
+
+/// A claimed message with its code, ready for a channel.
+struct Work {
+    verification: Verification,
+    entry: OutboxEntry,
+    channel: usize,
+    code: Secret,
+}
+
+impl Dispatcher {
+    /// Claims and delivers until `stop`; then waits for the messages already handed out.
+    pub async fn run(self: Arc<Self>, stop: CancellationToken) {
+        let in_flight = Arc::new(Semaphore::new(IN_FLIGHT));
+        let tasks = TaskTracker::new();
+        while !stop.is_cancelled() {
+            let room = in_flight.available_permits().min(CLAIM_BATCH);
+            if room == 0 {
+                // Wait for one delivery to finish before claiming more.
+                tokio::select! {
+                    permit = in_flight.clone().acquire_owned() => drop(permit),
+                    () = stop.cancelled() => break,
+                }
+                continue;
+            }
+            let claimed = match self.claim(room).await {
+                Ok(claimed) => claimed,
+                Err(e) => {
+                    tracing::error!(error = %e, "cannot claim messages from the outbox");
+                    Vec::new()
+                }
+            };
+            let full = claimed.len() == room;
+            for work in claimed {
+                let Ok(permit) = in_flight.clone().acquire_owned().await else {
+                    break;
+                };
+                let me = self.clone();
+                tasks.spawn(async move {
+                    me.deliver(work).await;
+                    drop(permit);
+                });
+            }
+            if full {
+                continue;
+            }
+            let pause = self.time_to_next_due().await;
+            tokio::select! {
+                () = self.wake.notified() => {}
+                () = tokio::time::sleep(pause) => {}
+                () = stop.cancelled() => break,
+            }
+        }
+        tasks.close();
+        tasks.wait().await;
+    }
+
+    async fn time_to_next_due(&self) -> Duration {
+        let next = self
+            .store
+            .writer
+            .run(|tx| tx.next_due())
+            .await
+            .ok()
+            .flatten();
+        let now = self.clock.now();
+        next.map_or(IDLE_CHECK, |t| now.until(t).min(IDLE_CHECK))
+    }
+
+    /// Claims up to `limit` due messages and draws their codes.
+    async fn claim(self: &Arc<Self>, limit: usize) -> Result<Vec<Work>, StoreError> {
+        let me = self.clone();
+        let now = self.clock.now();
+        self.store
+            .writer
+            .run(move |tx| me.claim_in(tx, now, limit))
+            .await
+    }
+
+    fn claim_in(
+        &self,
+        tx: &WriteTx<'_>,
+        now: Timestamp,
+        limit: usize,
+    ) -> Result<Vec<Work>, StoreError> {
+        let mut work = Vec::new();
+        for entry in tx.claim_due(now, now.plus(LEASE), limit)? {
+            let Some(v) = tx.verification(&entry.verification_id)? else {
+                tx.dequeue(&entry.verification_id)?;
+                continue;
+            };
+            if v.status != Status::Pending {
+                tx.dequeue(&v.id)?;
+                continue;
+            }
+            if now >= v.expires_at {
+                engine_expire(tx, &v, now)?;
+                continue;
+            }
+            let Ok(candidates) = self
+                .router
+                .candidates(&v.recipient, v.channel_request.as_deref())
+            else {
+                fail(
+                    tx,
+                    &v,
+                    "no configured channel serves this recipient any more",
+                    now,
+                )?;
+                continue;
+            };
+            let remaining: Vec<usize> = candidates
+                .into_iter()
+                .filter(|i| {
+                    self.router
+                        .name(*i)
+                        .is_some_and(|n| !entry.exhausted.iter().any(|e| e == n))
+                })
+                .collect();
+            if remaining.is_empty() {
+                fail(tx, &v, "every channel gave up on this message", now)?;
+                continue;
+            }
+            let up = remaining.iter().copied().find(|i| {
+                self.channels
+                    .get(*i)
+                    .is_some_and(|c| c.health().state == LinkState::Up)
+            });
+            let Some(channel) = up else {
+                // Nothing to fail over to right now: keep the message queued until a channel
+                // comes back or the code expires.
+                tx.reschedule(
+                    &v.id,
+                    now.plus(backoff(entry.tries)),
+                    entry.tries + 1,
+                    &entry.exhausted,
+                )?;
+                continue;
+            };
+            let code = self.random.code(v.code_length);
+            tx.set_code_hash(
+                &v.id,
+                &self.pepper.code_hash(&v.id, &v.recipient, code.expose()),
+            )?;
+            work.push(Work {
+                verification: v,
+                entry,
+                channel,
+                code,
+            });
+        }
+        Ok(work)
+    }
+
+    /// Builds the text, hands it to the channel and records the outcome.
+    async fn deliver(self: Arc<Self>, work: Work) {
+        let Work {
+            verification: v,
+            entry,
+            channel,
+            code,
+        } = work;
+        let Some(chan) = self.channels.get(channel).cloned() else {
+            return;
+        };
+        let profile = self.apps.profile(&v.appid);
+        let template = profile.template.as_deref().unwrap_or(&self.policy.template);
+        let ttl = Duration::from_millis(v.ttl_ms.max(0) as u64);
+        let text = template::render(template, &profile.name, &code, ttl);
+        drop(code);
+        let message = Outgoing {
+            verification_id: v.id.clone(),
+            recipient: v.recipient.clone(),
+            sender: v.sender.clone().or(profile.from),
+            text,
+            validity: self.clock.now().until(v.expires_at),
+        };
+        let outcome = tokio::time::timeout(SUBMIT_DEADLINE, chan.submit(message))
+            .await
+            .unwrap_or_else(|_| SubmitOutcome::Failover {
+                error: "the channel did not answer the submit in time".into(),
+            });
+        match &outcome {
+            SubmitOutcome::Accepted { .. } => {}
+            SubmitOutcome::Retry { error, .. }
+            | SubmitOutcome::Failover { error }
+            | SubmitOutcome::Reject { error, .. } => {
+                tracing::warn!(verification = %v.id, channel = chan.name(), error = %error, "a channel did not take a message");
+            }
+        }
+        let name = chan.name().to_string();
+        let now = self.clock.now();
+        let accepted = matches!(outcome, SubmitOutcome::Accepted { .. });
+        let recorded = self
+            .store
+            .writer
+            .run(move |tx| record(tx, &v, entry, &name, outcome, now))
+            .await;
+        if let Err(e) = recorded {
+            // The lease runs out and the message is sent again with a fresh code.
+            tracing::error!(error = %e, "cannot record the outcome of a submit");
+        }
+        if accepted {
+            self.submitted.notify_one();
+        } else {
+            self.wake.notify_one();
+        }
+    }
+}
+
+/// Writes what a channel did with a message.
+fn record(
+    tx: &WriteTx<'_>,
+    sent: &Verification,
+    mut entry: OutboxEntry,
+    channel: &str,
+    outcome: SubmitOutcome,
+    now: Timestamp,
+) -> Result<(), StoreError> {
+    // A resend since the claim started a new message of its own: this one's record would
+    // overwrite it, and its outbox row is the resend's now.
+    let Some(current) = tx.verification(&sent.id)? else {
+        return Ok(());
+    };
+    if current.sends != sent.sends {
+        return Ok(());
+    }
+    match outcome {
+        SubmitOutcome::Accepted { message_id } => {
+            tx.record_submitted(&sent.id, channel, &message_id, now)?;
+            tx.dequeue(&sent.id)?;
+            tx.insert_event(&sent.id, "submitted", Some(channel), now)?;
+        }
+        SubmitOutcome::Retry { after, error } => {
+            entry.tries += 1;
+            let due = if entry.tries % TRIES_PER_CHANNEL == 0 {
+                entry.exhausted.push(channel.to_string());
+                now
+            } else {
+                now.plus(after.max(backoff(entry.tries - 1)))
+            };
+            tx.reschedule(&sent.id, due, entry.tries, &entry.exhausted)?;
+            tx.insert_event(
+                &sent.id,
+                "channel_error",
+                Some(&format!("{channel}: {error}")),
+                now,
+            )?;
+        }
+        SubmitOutcome::Failover { error } => {
+            entry.exhausted.push(channel.to_string());
+            tx.reschedule(&sent.id, now, entry.tries, &entry.exhausted)?;
+            tx.insert_event(
+                &sent.id,
+                "channel_error",
+                Some(&format!("{channel}: {error}")),
+                now,
+            )?;
+        }
+        SubmitOutcome::Reject { state, error } => {
+            tx.record_delivery_end(&sent.id, state, Some(channel), &error)?;
+            if current.status == Status::Pending {
+                tx.end_verification(&sent.id, Status::Failed, now)?;
+            }
+            tx.dequeue(&sent.id)?;
+            tx.insert_event(
+                &sent.id,
+                "undelivered",
+                Some(&format!("{channel}: {error}")),
+                now,
+            )?;
+        }
+    }
+    Ok(())
+}
+
+/// Ends a verification whose message no channel will carry.
+fn fail(tx: &WriteTx<'_>, v: &Verification, why: &str, now: Timestamp) -> Result<(), StoreError> {
+    tx.record_delivery_end(&v.id, DeliveryState::Undelivered, None, why)?;
+    tx.end_verification(&v.id, Status::Failed, now)?;
+    tx.dequeue(&v.id)?;
+    tx.insert_event(&v.id, "undelivered", Some(why), now)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_and_is_capped() {
+        assert_eq!(backoff(0), Duration::from_millis(500));
+        assert_eq!(backoff(1), Duration::from_secs(1));
+        assert_eq!(backoff(3), Duration::from_secs(4));
+        assert_eq!(backoff(6), Duration::from_secs(30));
+        assert_eq!(backoff(60), Duration::from_secs(30));
+    }
+}

@@ -1,0 +1,52 @@
+//! The sweeper: ends pending verifications whose time is up, and forgets old idempotency
+//! keys. Readers never wait for it: a pending verification past its expiry already reads as
+//! expired; the sweeper makes it so in the database and drops its queued message.
+
+use crate::model::{Clock, Timestamp};
+use crate::otp::engine_expire;
+use crate::store::Store;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio_util::sync::CancellationToken;
+
+const BATCH: usize = 500;
+const EVERY: Duration = Duration::from_secs(1);
+
+pub struct Sweeper {
+    pub store: Store,
+    pub clock: Arc<dyn Clock>,
+}
+
+impl Sweeper {
+    pub async fn run(self, stop: CancellationToken) {
+        loop {
+            let now = self.clock.now();
+            let swept = self
+                .store
+                .writer
+                .run(move |tx| {
+                    let due = tx.due_for_expiry(now, BATCH)?;
+                    for v in &due {
+                        engine_expire(tx, v, now)?;
+                    }
+                    let day_ago =
+                        Timestamp(now.0 - crate::otp::IDEMPOTENCY_WINDOW.as_millis() as i64);
+                    tx.purge_idempotency(day_ago)?;
+                    Ok::<_, crate::store::StoreError>(due.len())
+                })
+                .await;
+            let pause = match swept {
+                Ok(n) if n == BATCH => Duration::ZERO,
+                Ok(_) => EVERY,
+                Err(e) => {
+                    tracing::error!(error = %e, "cannot expire verifications");
+                    EVERY
+                }
+            };
+            tokio::select! {
+                () = tokio::time::sleep(pause) => {}
+                () = stop.cancelled() => break,
+            }
+        }
+    }
+}

@@ -1,0 +1,203 @@
+//! Plain data shared by the layers: statuses, delivery states, the verification record and
+//! timestamps. No behaviour beyond conversions lives here.
+
+use serde::{Deserialize, Serialize};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// Milliseconds since the Unix epoch, UTC. Every layer takes "now" as one of these, so tests
+/// can run time at any speed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Timestamp(pub i64);
+
+impl Timestamp {
+    pub fn from_system(t: SystemTime) -> Self {
+        let ms = t
+            .duration_since(UNIX_EPOCH)
+            .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+            .unwrap_or(0);
+        Timestamp(ms)
+    }
+
+    pub fn plus(self, d: Duration) -> Self {
+        Timestamp(
+            self.0
+                .saturating_add(i64::try_from(d.as_millis()).unwrap_or(i64::MAX)),
+        )
+    }
+
+    /// The time from `self` until `later`, zero if `later` is not after `self`.
+    pub fn until(self, later: Timestamp) -> Duration {
+        Duration::from_millis(u64::try_from(later.0.saturating_sub(self.0)).unwrap_or(0))
+    }
+
+    /// RFC 3339 in UTC with milliseconds, as the API shows times.
+    pub fn rfc3339(self) -> String {
+        let t = UNIX_EPOCH + Duration::from_millis(u64::try_from(self.0).unwrap_or(0));
+        humantime::format_rfc3339_millis(t).to_string()
+    }
+}
+
+impl Serialize for Timestamp {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.rfc3339())
+    }
+}
+
+impl<'de> Deserialize<'de> for Timestamp {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        humantime::parse_rfc3339(&text)
+            .map(Timestamp::from_system)
+            .map_err(serde::de::Error::custom)
+    }
+}
+
+/// Where time comes from. The daemon uses the system clock; tests inject their own.
+pub trait Clock: Send + Sync + 'static {
+    fn now(&self) -> Timestamp;
+}
+
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> Timestamp {
+        Timestamp::from_system(SystemTime::now())
+    }
+}
+
+macro_rules! string_enum {
+    ($(#[$meta:meta])* $name:ident { $($variant:ident => $text:literal),+ $(,)? }) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+        pub enum $name { $(#[serde(rename = $text)] $variant),+ }
+
+        impl $name {
+            pub fn as_str(self) -> &'static str {
+                match self { $($name::$variant => $text),+ }
+            }
+            pub fn parse(text: &str) -> Option<Self> {
+                match text { $($text => Some($name::$variant),)+ _ => None }
+            }
+        }
+    };
+}
+
+string_enum! {
+    /// The status of a verification, exactly as API.md names them.
+    Status {
+        Pending => "pending",
+        Approved => "approved",
+        Expired => "expired",
+        Canceled => "canceled",
+        MaxAttemptsReached => "max_attempts_reached",
+        Failed => "failed",
+        Blocked => "blocked",
+    }
+}
+
+string_enum! {
+    /// The delivery state of a verification's latest message, as API.md names them.
+    DeliveryState {
+        Queued => "queued",
+        Submitted => "submitted",
+        Delivered => "delivered",
+        Undelivered => "undelivered",
+        Expired => "expired",
+        Rejected => "rejected",
+        Unknown => "unknown",
+    }
+}
+
+impl DeliveryState {
+    /// A final state: no later report changes it.
+    pub fn is_final(self) -> bool {
+        matches!(
+            self,
+            DeliveryState::Delivered
+                | DeliveryState::Undelivered
+                | DeliveryState::Expired
+                | DeliveryState::Rejected
+        )
+    }
+}
+
+/// The delivery of a verification's latest message.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Delivery {
+    pub state: DeliveryState,
+    pub channel: Option<String>,
+    pub message_id: Option<String>,
+    pub submitted_at: Option<Timestamp>,
+    pub delivered_at: Option<Timestamp>,
+    pub error: Option<String>,
+}
+
+/// One verification as the store keeps it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Verification {
+    pub id: String,
+    pub appid: String,
+    pub recipient: String,
+    pub status: Status,
+    pub channel_request: Option<String>,
+    pub sender: Option<String>,
+    pub code_length: u8,
+    pub ttl_ms: i64,
+    /// HMAC of the current code; `None` until the dispatcher draws one.
+    pub code_hash: Option<Vec<u8>>,
+    pub created_at: Timestamp,
+    pub expires_at: Timestamp,
+    pub last_send_at: Timestamp,
+    pub verified_at: Option<Timestamp>,
+    pub attempts: u32,
+    pub max_attempts: u32,
+    pub sends: u32,
+    pub delivery: Delivery,
+}
+
+impl Verification {
+    pub fn attempts_left(&self) -> u32 {
+        self.max_attempts.saturating_sub(self.attempts)
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statuses_round_trip_through_their_names() {
+        for s in [
+            Status::Pending,
+            Status::Approved,
+            Status::Expired,
+            Status::Canceled,
+            Status::MaxAttemptsReached,
+            Status::Failed,
+            Status::Blocked,
+        ] {
+            assert_eq!(Status::parse(s.as_str()), Some(s));
+            assert_eq!(
+                serde_json::to_string(&s).unwrap(),
+                format!("\"{}\"", s.as_str())
+            );
+        }
+        assert_eq!(Status::parse("Pending"), None);
+    }
+
+    #[test]
+    fn timestamps_print_as_rfc3339_utc() {
+        assert_eq!(Timestamp(0).rfc3339(), "1970-01-01T00:00:00.000Z");
+        assert_eq!(
+            Timestamp(1_700_000_000_123).rfc3339(),
+            "2023-11-14T22:13:20.123Z"
+        );
+    }
+
+    #[test]
+    fn until_never_goes_negative() {
+        assert_eq!(Timestamp(10).until(Timestamp(5)), Duration::ZERO);
+        assert_eq!(Timestamp(5).until(Timestamp(10)), Duration::from_millis(5));
+    }
+}

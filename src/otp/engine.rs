@@ -1,0 +1,447 @@
+//! Send, resend, cancel, verify and status: the engine's answers to the API.
+
+use super::reply::{DeliveryBrief, ended_reason};
+use super::rules::{self, Judgment, ResendRefusal};
+use super::{
+    Apps, MAX_TTL, OtpError, Policy, SendReply, StatusReply, VerifyReply, hash::Pepper, phone,
+};
+use crate::delivery::router::{RouteError, Router};
+use crate::model::{Clock, Delivery, DeliveryState, Status, Timestamp, Verification};
+use crate::otp::pin::{LENGTHS, Randomness};
+use crate::secret::Secret;
+use crate::store::{Store, WriteTx};
+use sha2::{Digest, Sha256};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::Notify;
+
+/// How long an Idempotency-Key is remembered.
+pub const IDEMPOTENCY_WINDOW: Duration = Duration::from_secs(24 * 3600);
+
+/// A send as the API parsed it; the engine validates the values.
+#[derive(Debug, Clone, Default)]
+pub struct SendRequest {
+    pub appid: String,
+    pub recipient: String,
+    pub channel: Option<String>,
+    pub from: Option<String>,
+    pub length: Option<i64>,
+    pub ttl_seconds: Option<i64>,
+    pub idempotency_key: Option<String>,
+}
+
+/// A verify: by id (optionally checking the recipient), or by recipient within an app.
+#[derive(Debug, Clone)]
+pub struct VerifyRequest {
+    pub verification_id: Option<String>,
+    pub recipient: Option<String>,
+    pub appid: String,
+    pub code: Secret,
+}
+
+pub struct Engine {
+    pub store: Store,
+    pub pepper: Arc<Pepper>,
+    pub random: Arc<Randomness>,
+    pub policy: Policy,
+    pub apps: Apps,
+    pub router: Router,
+    pub clock: Arc<dyn Clock>,
+    /// Woken after a send or resend is committed, so the dispatcher claims it at once.
+    pub dispatch: Arc<Notify>,
+}
+
+/// Which verifications a caller may touch: a TCP key sees its app only, the Unix socket all.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Scope {
+    Any,
+    App(String),
+}
+
+impl Scope {
+    fn allows(&self, appid: &str) -> bool {
+        match self {
+            Scope::Any => true,
+            Scope::App(own) => own == appid,
+        }
+    }
+}
+
+impl Engine {
+    pub async fn send(&self, req: SendRequest) -> Result<SendReply, OtpError> {
+        let now = self.clock.now();
+        if !super::valid_appid(&req.appid) {
+            return Err(OtpError::invalid(
+                "appid",
+                "must be 1 to 64 of A-Z a-z 0-9 _ . -",
+            ));
+        }
+        let recipient =
+            phone::normalize(&req.recipient).map_err(|e| OtpError::InvalidRecipient(e.0))?;
+        let length = match req.length {
+            None => self.policy.length,
+            Some(n) => u8::try_from(n)
+                .ok()
+                .filter(|n| LENGTHS.contains(n))
+                .ok_or_else(|| {
+                    OtpError::invalid("length", format!("must be between 4 and 10, got {n}"))
+                })?,
+        };
+        let ttl = match req.ttl_seconds {
+            None => self.policy.ttl,
+            Some(s) if (1..=MAX_TTL.as_secs() as i64).contains(&s) => Duration::from_secs(s as u64),
+            Some(s) => {
+                return Err(OtpError::invalid(
+                    "ttl",
+                    format!(
+                        "must be between 1 and {} seconds, got {s}",
+                        MAX_TTL.as_secs()
+                    ),
+                ));
+            }
+        };
+        if let Some(from) = &req.from {
+            check_sender(from)?;
+        }
+        if let Some(key) = &req.idempotency_key {
+            if key.is_empty() || key.len() > 255 || !key.bytes().all(|b| b.is_ascii_graphic()) {
+                return Err(OtpError::invalid(
+                    "Idempotency-Key",
+                    "must be 1 to 255 visible ASCII characters",
+                ));
+            }
+        }
+        let channel = self
+            .router
+            .first(&recipient, req.channel.as_deref())
+            .map_err(|e| match e {
+                RouteError::UnknownChannel(name) => {
+                    OtpError::invalid("channel", format!("there is no channel named {name:?}"))
+                }
+                RouteError::NoChannel(r) => OtpError::NoChannel(r),
+            })?;
+
+        let id = self.random.verification_id();
+        let v = Verification {
+            id,
+            appid: req.appid.clone(),
+            recipient,
+            status: Status::Pending,
+            channel_request: req.channel.clone(),
+            sender: req.from.clone(),
+            code_length: length,
+            ttl_ms: ttl.as_millis() as i64,
+            code_hash: None,
+            created_at: now,
+            expires_at: now.plus(ttl),
+            last_send_at: now,
+            verified_at: None,
+            attempts: 0,
+            max_attempts: self.policy.max_attempts,
+            sends: 1,
+            delivery: queued(),
+        };
+        let reply = SendReply {
+            verification_id: v.id.clone(),
+            appid: v.appid.clone(),
+            recipient: v.recipient.clone(),
+            status: Status::Pending,
+            channel: channel.to_string(),
+            expires_at: v.expires_at,
+            resend_available_at: now.plus(self.policy.resend_cooldown),
+            attempts_left: v.max_attempts,
+            delivery: DeliveryBrief {
+                state: DeliveryState::Queued,
+            },
+        };
+        let idempotency = req
+            .idempotency_key
+            .clone()
+            .map(|key| (key, request_hash(&v)));
+        let reply = self
+            .store
+            .writer
+            .run(move |tx| {
+                if let Some((key, hash)) = &idempotency {
+                    let since = Timestamp(now.0 - IDEMPOTENCY_WINDOW.as_millis() as i64);
+                    if let Some((first_hash, _, body)) =
+                        tx.idempotent_reply(&v.appid, key, since)?
+                    {
+                        if first_hash != hash.as_slice() {
+                            return Err(OtpError::IdempotencyConflict);
+                        }
+                        return serde_json::from_str::<SendReply>(&body).map_err(|e| {
+                            OtpError::Store(crate::store::StoreError::BadValue {
+                                column: "idempotency.response",
+                                value: e.to_string(),
+                            })
+                        });
+                    }
+                }
+                for old in tx.all_pending_for(&v.appid, &v.recipient)? {
+                    tx.end_verification(&old, Status::Canceled, now)?;
+                    tx.dequeue(&old)?;
+                    tx.insert_event(&old, "canceled", Some("a newer send replaced it"), now)?;
+                }
+                tx.insert_verification(&v)?;
+                tx.enqueue(&v.id, now)?;
+                tx.insert_event(&v.id, "created", None, now)?;
+                if let Some((key, hash)) = &idempotency {
+                    let body = serde_json::to_string(&reply).unwrap_or_default();
+                    tx.save_idempotent_reply(&v.appid, key, hash, 201, &body, now)?;
+                }
+                Ok(reply)
+            })
+            .await?;
+        self.dispatch.notify_one();
+        Ok(reply)
+    }
+
+    pub async fn resend(&self, scope: &Scope, id: String) -> Result<SendReply, OtpError> {
+        let now = self.clock.now();
+        let policy = self.policy.clone();
+        let router = self.router.clone();
+        let scope = scope.clone();
+        let reply =
+            self.store
+                .writer
+                .run(move |tx| {
+                    let v = load(tx, &scope, &id)?;
+                    rules::check_resend(&v, now, policy.resend_cooldown, policy.max_resends)
+                        .map_err(|r| match r {
+                            ResendRefusal::NotPending => {
+                                OtpError::NotPending(rules::visible_status(&v, now).as_str())
+                            }
+                            ResendRefusal::TooSoon { retry_after } => {
+                                OtpError::ResendTooSoon { retry_after }
+                            }
+                            ResendRefusal::TooMany => OtpError::TooManyResends,
+                        })?;
+                    // A new code gets the whole ttl again; the failed attempts stay (NIST SP 800-63B).
+                    let expires_at = now.plus(Duration::from_millis(v.ttl_ms.max(0) as u64));
+                    tx.restart_send(&v.id, now, expires_at)?;
+                    tx.enqueue(&v.id, now)?;
+                    tx.insert_event(&v.id, "resent", None, now)?;
+                    let channel = router
+                        .first(&v.recipient, v.channel_request.as_deref())
+                        .map_err(|_| OtpError::NoChannel(v.recipient.clone()))?
+                        .to_string();
+                    Ok::<_, OtpError>(SendReply {
+                        verification_id: v.id.clone(),
+                        appid: v.appid.clone(),
+                        recipient: v.recipient.clone(),
+                        status: Status::Pending,
+                        channel,
+                        expires_at,
+                        resend_available_at: now.plus(policy.resend_cooldown),
+                        attempts_left: v.attempts_left(),
+                        delivery: DeliveryBrief {
+                            state: DeliveryState::Queued,
+                        },
+                    })
+                })
+                .await?;
+        self.dispatch.notify_one();
+        Ok(reply)
+    }
+
+    pub async fn cancel(&self, scope: &Scope, id: String) -> Result<StatusReply, OtpError> {
+        let now = self.clock.now();
+        let scope = scope.clone();
+        self.store
+            .writer
+            .run(move |tx| {
+                let v = load(tx, &scope, &id)?;
+                let status = rules::visible_status(&v, now);
+                if status != Status::Pending {
+                    return Err(OtpError::NotPending(status.as_str()));
+                }
+                tx.end_verification(&v.id, Status::Canceled, now)?;
+                tx.dequeue(&v.id)?;
+                tx.insert_event(&v.id, "canceled", None, now)?;
+                let v = tx.verification(&v.id)?.ok_or(OtpError::NotFound)?;
+                Ok(StatusReply::new(v, Status::Canceled))
+            })
+            .await
+    }
+
+    pub async fn status(&self, scope: &Scope, id: String) -> Result<StatusReply, OtpError> {
+        let now = self.clock.now();
+        let v = self
+            .store
+            .readers
+            .verification(id)
+            .await?
+            .ok_or(OtpError::NotFound)?;
+        if !scope.allows(&v.appid) {
+            return Err(OtpError::NotFound);
+        }
+        let status = rules::visible_status(&v, now);
+        Ok(StatusReply::new(v, status))
+    }
+
+    pub async fn verify(&self, scope: &Scope, req: VerifyRequest) -> Result<VerifyReply, OtpError> {
+        let now = self.clock.now();
+        let code = req.code.expose().trim();
+        if code.is_empty()
+            || code.len() > *LENGTHS.end() as usize
+            || !code.bytes().all(|b| b.is_ascii_digit())
+        {
+            return Err(OtpError::invalid("otp_code", "must be 1 to 10 digits"));
+        }
+        let code = Secret::new(code.to_string());
+        let recipient = match &req.recipient {
+            Some(r) => Some(phone::normalize(r).map_err(|e| OtpError::InvalidRecipient(e.0))?),
+            None => None,
+        };
+        if req.verification_id.is_none() && recipient.is_none() {
+            return Err(OtpError::invalid(
+                "verification_id",
+                "give verification_id, or recipient",
+            ));
+        }
+        let pepper = self.pepper.clone();
+        let scope = scope.clone();
+        self.store
+            .writer
+            .run(move |tx| {
+                let v = match &req.verification_id {
+                    Some(id) => load(tx, &scope, id)?,
+                    None => {
+                        let recipient = recipient.as_deref().unwrap_or_default();
+                        tx.pending_for(&req.appid, recipient)?
+                            .filter(|v| scope.allows(&v.appid))
+                            .ok_or(OtpError::NotFound)?
+                    }
+                };
+                // The hash covers the recipient, so a verify naming another recipient fails
+                // like a wrong code.
+                let claimed = recipient.as_deref().unwrap_or(&v.recipient);
+                let judgment = rules::judge_verify(&v, now, || {
+                    v.code_hash
+                        .as_deref()
+                        .is_some_and(|h| pepper.matches(&v.id, claimed, code.expose(), h))
+                });
+                apply_judgment(tx, &v, judgment, now)
+            })
+            .await
+    }
+}
+
+/// Writes what a verify decided and builds its reply.
+fn apply_judgment(
+    tx: &WriteTx<'_>,
+    v: &Verification,
+    judgment: Judgment,
+    now: Timestamp,
+) -> Result<VerifyReply, OtpError> {
+    let reply = |valid, status, reason: Option<&'static str>, attempts_left| VerifyReply {
+        verification_id: v.id.clone(),
+        valid,
+        status,
+        reason,
+        attempts_left,
+    };
+    Ok(match judgment {
+        Judgment::Ended(status) => reply(false, status, Some(ended_reason(status)), None),
+        Judgment::Expire => {
+            expire(tx, v, now)?;
+            reply(false, Status::Expired, Some("expired"), None)
+        }
+        Judgment::Approve => {
+            tx.end_verification(&v.id, Status::Approved, now)?;
+            tx.insert_event(&v.id, "approved", None, now)?;
+            reply(true, Status::Approved, None, None)
+        }
+        Judgment::Incorrect {
+            attempts,
+            attempts_left,
+        } => {
+            tx.set_attempts(&v.id, attempts)?;
+            tx.insert_event(&v.id, "verify_failed", Some("incorrect_code"), now)?;
+            reply(
+                false,
+                Status::Pending,
+                Some("incorrect_code"),
+                Some(attempts_left),
+            )
+        }
+        Judgment::LastAttempt { attempts } => {
+            tx.set_attempts(&v.id, attempts)?;
+            tx.end_verification(&v.id, Status::MaxAttemptsReached, now)?;
+            tx.dequeue(&v.id)?;
+            tx.insert_event(&v.id, "verify_failed", Some("max_attempts_reached"), now)?;
+            let status = Status::MaxAttemptsReached;
+            reply(false, status, Some("max_attempts_reached"), Some(0))
+        }
+    })
+}
+
+/// Ends a pending verification whose time is up. Shared by verify and the sweeper.
+pub fn expire(
+    tx: &WriteTx<'_>,
+    v: &Verification,
+    now: Timestamp,
+) -> Result<(), crate::store::StoreError> {
+    tx.end_verification(&v.id, Status::Expired, now)?;
+    if v.delivery.state == DeliveryState::Queued {
+        tx.dequeue(&v.id)?;
+        tx.record_delivery_end(
+            &v.id,
+            DeliveryState::Expired,
+            None,
+            "the code expired before a channel took it",
+        )?;
+    }
+    tx.insert_event(&v.id, "expired", None, now)
+}
+
+fn load(tx: &WriteTx<'_>, scope: &Scope, id: &str) -> Result<Verification, OtpError> {
+    tx.verification(id)?
+        .filter(|v| scope.allows(&v.appid))
+        .ok_or(OtpError::NotFound)
+}
+
+fn queued() -> Delivery {
+    Delivery {
+        state: DeliveryState::Queued,
+        channel: None,
+        message_id: None,
+        submitted_at: None,
+        delivered_at: None,
+        error: None,
+    }
+}
+
+/// What makes two sends "the same request" for an Idempotency-Key.
+fn request_hash(v: &Verification) -> [u8; 32] {
+    let canonical = serde_json::json!([
+        v.appid,
+        v.recipient,
+        v.channel_request,
+        v.sender,
+        v.code_length,
+        v.ttl_ms
+    ]);
+    Sha256::digest(canonical.to_string().as_bytes()).into()
+}
+
+/// A sender id: an alphanumeric name of at most 11 characters (the GSM limit), or a number of
+/// at most 15 digits, optionally with a leading '+'.
+fn check_sender(from: &str) -> Result<(), OtpError> {
+    let digits = from.strip_prefix('+').unwrap_or(from);
+    let numeric =
+        !digits.is_empty() && digits.len() <= 15 && digits.bytes().all(|b| b.is_ascii_digit());
+    let alpha = (1..=11).contains(&from.len())
+        && from
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b' ' | b'.' | b'-' | b'_' | b'&'));
+    if numeric || alpha {
+        Ok(())
+    } else {
+        Err(OtpError::invalid(
+            "from",
+            "a sender id is up to 11 letters, digits, spaces or . - _ &, or a number of up to 15 digits",
+        ))
+    }
+}

@@ -1,0 +1,155 @@
+//! Recipient numbers: parsed, validated and normalised to E.164 with libphonenumber's metadata
+//! (the `phonenumber` crate). Only numbers that can receive SMS are accepted: mobile numbers,
+//! and numbers whose plan cannot tell mobile from fixed line.
+
+use phonenumber::{Mode, ParseError, PhoneNumber, Type};
+
+/// Why a recipient was refused, in words an API user can act on.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct InvalidRecipient(pub String);
+
+/// Loads the metadata now: the first parse builds it, which takes long enough to notice
+/// on a Raspberry Pi; better at start than on the first request.
+pub fn warm_up() {
+    let _ = phonenumber::parse(None, "+255712345678");
+}
+
+/// Parses `input` (E.164, spaces, dashes, dots and brackets allowed) into E.164.
+pub fn normalize(input: &str) -> Result<String, InvalidRecipient> {
+    let trimmed = input.trim();
+    if trimmed.is_empty() {
+        return Err(InvalidRecipient("the recipient is empty".into()));
+    }
+    if trimmed.len() > 32 {
+        return Err(InvalidRecipient(
+            "the recipient is too long to be a phone number".into(),
+        ));
+    }
+    if let Some(bad) = trimmed
+        .chars()
+        .find(|c| !(c.is_ascii_digit() || matches!(c, '+' | ' ' | '-' | '.' | '(' | ')')))
+    {
+        return Err(InvalidRecipient(format!(
+            "the recipient has a character that is not part of a phone number: {bad:?}"
+        )));
+    }
+    if !trimmed.starts_with('+') {
+        return Err(InvalidRecipient(
+            "the recipient must be in international form: + then the country code, e.g. +255712345678"
+                .into(),
+        ));
+    }
+    let number = phonenumber::parse(None, trimmed).map_err(|e| InvalidRecipient(why(e)))?;
+    check(&number)?;
+    Ok(number.format().mode(Mode::E164).to_string())
+}
+
+fn why(e: ParseError) -> String {
+    match e {
+        ParseError::InvalidCountryCode => "unknown country code".into(),
+        ParseError::NoNumber => "the recipient has no digits".into(),
+        ParseError::TooShortNsn | ParseError::TooShortAfterIdd => "the number is too short".into(),
+        ParseError::TooLong => "the number is too long".into(),
+        other => format!("not a phone number ({other})"),
+    }
+}
+
+fn check(number: &PhoneNumber) -> Result<(), InvalidRecipient> {
+    if !phonenumber::is_valid(number) {
+        return Err(InvalidRecipient(invalid_why(number)));
+    }
+    match number.number_type(&phonenumber::metadata::DATABASE) {
+        Type::Mobile | Type::FixedLineOrMobile => Ok(()),
+        other => Err(InvalidRecipient(format!(
+            "not a mobile number ({})",
+            type_name(other)
+        ))),
+    }
+}
+
+/// Says whether an invalid number is too short, too long, or of a right length but with a
+/// prefix that no operator of its country uses.
+fn invalid_why(number: &PhoneNumber) -> String {
+    let code = number.code().value();
+    let digits = number.national().to_string().len();
+    let lengths: Vec<u16> = phonenumber::metadata::DATABASE
+        .by_code(&code)
+        .map(|regions| {
+            // The general descriptor often lists no lengths; mobile and fixed-line ones do.
+            regions
+                .iter()
+                .flat_map(|m| {
+                    [m.descriptors().general()]
+                        .into_iter()
+                        .chain(m.descriptors().mobile())
+                        .chain(m.descriptors().fixed_line())
+                })
+                .flat_map(|d| d.possible_length().iter().copied())
+                .collect()
+        })
+        .unwrap_or_default();
+    match (lengths.iter().min(), lengths.iter().max()) {
+        (Some(&min), _) if digits < usize::from(min) => format!(
+            "the number is too short: +{code} numbers have {min} digits or more after the country code, this has {digits}"
+        ),
+        (_, Some(&max)) if digits > usize::from(max) => format!(
+            "the number is too long: +{code} numbers have at most {max} digits after the country code, this has {digits}"
+        ),
+        _ => format!(
+            "not a valid number for country code +{code}: no operator there uses this prefix"
+        ),
+    }
+}
+
+fn type_name(t: Type) -> &'static str {
+    match t {
+        Type::FixedLine => "a fixed line",
+        Type::TollFree => "a toll-free number",
+        Type::PremiumRate => "a premium-rate number",
+        Type::SharedCost => "a shared-cost number",
+        Type::Voip => "a VoIP number",
+        Type::PersonalNumber => "a personal number",
+        Type::Pager => "a pager",
+        Type::Uan => "a universal access number",
+        Type::Voicemail => "a voicemail number",
+        _ => "a number of unknown type",
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mobile_numbers_are_normalised_to_e164() {
+        assert_eq!(normalize("+255712345678").unwrap(), "+255712345678");
+        assert_eq!(normalize(" +255 712-345-678 ").unwrap(), "+255712345678");
+        assert_eq!(normalize("+254 (712) 345.678").unwrap(), "+254712345678");
+        assert_eq!(normalize("+1 202 555 0123").unwrap(), "+12025550123"); // US: fixed or mobile
+        assert_eq!(normalize("+447911123456").unwrap(), "+447911123456");
+    }
+
+    #[test]
+    fn each_refusal_says_why() {
+        let cases = [
+            ("", "empty"),
+            ("255712345678", "international form"),
+            ("+255abc", "character"),
+            ("+999712345678", "unknown country code"),
+            ("+2557", "short"),
+            ("+25571234567890123456", "too long"),
+            ("+255222123456", "not a mobile number (a fixed line)"),
+            ("+448001234567", "not a mobile number"),
+            ("+255799", "short"),
+        ];
+        for (input, expected) in cases {
+            let err = normalize(input).unwrap_err().0;
+            assert!(
+                err.contains(expected),
+                "{input:?}: {err:?} should mention {expected:?}"
+            );
+        }
+    }
+}

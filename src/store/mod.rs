@@ -1,0 +1,112 @@
+//! The store: every SQL statement of otpd lives in this module.
+//!
+//! ```text
+//!   async callers ──jobs──▶ Writer thread ──▶ one write connection (WAL)
+//!        │                    group commit: all queued jobs in one transaction,
+//!        │                    each job in its own savepoint, replies after COMMIT
+//!        └──reads──▶ Readers: a pool of read-only connections on the blocking pool
+//! ```
+//!
+//! Business rules live in `otp` and `delivery`: they hand the writer a closure that calls the
+//! typed statements of [`WriteTx`], so a rule that reads and then writes (a verify that counts
+//! an attempt) runs alone on the one writer and cannot race another.
+
+mod migrate;
+mod readers;
+mod writer;
+
+pub mod keys;
+pub mod outbox;
+pub mod verification;
+
+pub use migrate::{SCHEMA, schema_versions};
+pub use readers::Readers;
+pub use writer::{WriteTx, Writer};
+
+use rusqlite::{Connection, OpenFlags};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// How hard SQLite syncs a commit to disk (config `[store] synchronous`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Durability {
+    /// The WAL is synced at checkpoints only: survives a crash of otpd, may lose the last
+    /// commits on a power cut.
+    Normal,
+    /// The WAL is synced at every commit: survives a power cut too.
+    Full,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database error: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    #[error("the database could not commit: {0}")]
+    CommitFailed(String),
+    #[error("the store is shut down")]
+    Closed,
+    #[error(
+        "the database at {path} has schema version {found}, newer than this otpd knows ({known}); upgrade otpd"
+    )]
+    TooNew {
+        path: PathBuf,
+        found: i64,
+        known: i64,
+    },
+    #[error("bad value in column {column}: {value}")]
+    BadValue { column: &'static str, value: String },
+}
+
+/// The open database: the writer and the readers.
+#[derive(Clone)]
+pub struct Store {
+    pub writer: Writer,
+    pub readers: Readers,
+}
+
+impl Store {
+    /// Opens (creating and upgrading if needed) the database at `path` and starts the writer.
+    pub fn open(path: &Path, durability: Durability) -> Result<Store, StoreError> {
+        let conn = open_write_connection(path, durability)?;
+        let writer = Writer::start(conn)?;
+        let readers = Readers::new(path.to_path_buf());
+        Ok(Store { writer, readers })
+    }
+}
+
+/// Opens a write connection and brings the schema up to date. Also used by the admin
+/// commands (`otpd key ...`), which write next to a running daemon.
+pub fn open_write_connection(
+    path: &Path,
+    durability: Durability,
+) -> Result<Connection, StoreError> {
+    let mut conn = Connection::open(path)?;
+    conn.busy_timeout(Duration::from_secs(5))?;
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    let sync = match durability {
+        Durability::Normal => "NORMAL",
+        Durability::Full => "FULL",
+    };
+    conn.pragma_update(None, "synchronous", sync)?;
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    migrate::upgrade(&mut conn, path)?;
+    Ok(conn)
+}
+
+fn open_read_connection(path: &Path) -> Result<Connection, StoreError> {
+    let conn = Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )?;
+    conn.busy_timeout(Duration::from_secs(5))?;
+    Ok(conn)
+}
+
+/// Reads a column that holds one of our string enums.
+fn parse_enum<T>(
+    column: &'static str,
+    value: String,
+    parse: impl Fn(&str) -> Option<T>,
+) -> Result<T, StoreError> {
+    parse(&value).ok_or(StoreError::BadValue { column, value })
+}

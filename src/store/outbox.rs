@@ -1,0 +1,102 @@
+//! Statements on the `outbox` table: sends still to be handed to a channel.
+
+use super::{StoreError, WriteTx};
+use crate::model::Timestamp;
+use rusqlite::params;
+
+/// A claimed outbox row.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OutboxEntry {
+    pub verification_id: String,
+    pub tries: u32,
+    /// Channels that gave up on this message.
+    pub exhausted: Vec<String>,
+}
+
+impl WriteTx<'_> {
+    /// Queues (or re-queues, for a resend) the message of a verification.
+    pub fn enqueue(&self, verification_id: &str, due_at: Timestamp) -> Result<(), StoreError> {
+        self.conn
+            .prepare_cached(
+                "INSERT INTO outbox (verification_id, due_at) VALUES (?1, ?2) \
+                 ON CONFLICT (verification_id) DO UPDATE SET due_at = excluded.due_at, \
+                 lease_until = 0, tries = 0, exhausted = ''",
+            )?
+            .execute(params![verification_id, due_at.0])?;
+        Ok(())
+    }
+
+    /// Claims up to `limit` due rows that no one holds, until `lease_until`.
+    pub fn claim_due(
+        &self,
+        now: Timestamp,
+        lease_until: Timestamp,
+        limit: usize,
+    ) -> Result<Vec<OutboxEntry>, StoreError> {
+        let mut stmt = self.conn.prepare_cached(
+            "UPDATE outbox SET lease_until = ?2 WHERE verification_id IN \
+               (SELECT verification_id FROM outbox WHERE due_at <= ?1 AND lease_until <= ?1 \
+                ORDER BY due_at LIMIT ?3) \
+             RETURNING verification_id, tries, exhausted",
+        )?;
+        let rows = stmt.query_map(params![now.0, lease_until.0, limit], |r| {
+            let exhausted: String = r.get(2)?;
+            Ok(OutboxEntry {
+                verification_id: r.get(0)?,
+                tries: r.get(1)?,
+                exhausted: exhausted
+                    .split(',')
+                    .filter(|s| !s.is_empty())
+                    .map(str::to_string)
+                    .collect(),
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Puts a claimed row back to be tried again at `due_at`.
+    pub fn reschedule(
+        &self,
+        verification_id: &str,
+        due_at: Timestamp,
+        tries: u32,
+        exhausted: &[String],
+    ) -> Result<(), StoreError> {
+        self.conn
+            .prepare_cached(
+                "UPDATE outbox SET due_at = ?2, lease_until = 0, tries = ?3, exhausted = ?4 \
+                 WHERE verification_id = ?1",
+            )?
+            .execute(params![
+                verification_id,
+                due_at.0,
+                tries,
+                exhausted.join(",")
+            ])?;
+        Ok(())
+    }
+
+    pub fn dequeue(&self, verification_id: &str) -> Result<(), StoreError> {
+        self.conn
+            .prepare_cached("DELETE FROM outbox WHERE verification_id = ?1")?
+            .execute([verification_id])?;
+        Ok(())
+    }
+
+    /// Frees every lease: at start-up, whatever a previous process held is ours to retry.
+    pub fn release_all_leases(&self) -> Result<usize, StoreError> {
+        Ok(self
+            .conn
+            .prepare_cached("UPDATE outbox SET lease_until = 0")?
+            .execute([])?)
+    }
+
+    /// When the next unleased row falls due, for the dispatcher's next wake-up.
+    pub fn next_due(&self) -> Result<Option<Timestamp>, StoreError> {
+        let t: Option<i64> = self
+            .conn
+            .prepare_cached("SELECT min(max(due_at, lease_until)) FROM outbox")?
+            .query_row([], |r| r.get(0))?;
+        Ok(t.map(Timestamp))
+    }
+}

@@ -1,0 +1,326 @@
+//! Statements on the `verification` and `event` tables.
+
+use super::{Readers, StoreError, WriteTx, parse_enum};
+use crate::model::{Delivery, DeliveryState, Status, Timestamp, Verification};
+use rusqlite::{Connection, OptionalExtension, Row, params};
+
+const COLUMNS: &str = "id, appid, recipient, status, channel_request, sender, code_length, ttl_ms, \
+    code_hash, created_at, expires_at, last_send_at, verified_at, attempts, max_attempts, sends, \
+    delivery_state, delivery_channel, message_id, submitted_at, delivered_at, delivery_error";
+
+fn from_row(row: &Row<'_>) -> rusqlite::Result<(Verification, String, String)> {
+    let ts = |i: usize| -> rusqlite::Result<Timestamp> { row.get::<_, i64>(i).map(Timestamp) };
+    let opt_ts = |i: usize| -> rusqlite::Result<Option<Timestamp>> {
+        row.get::<_, Option<i64>>(i).map(|v| v.map(Timestamp))
+    };
+    let v = Verification {
+        id: row.get(0)?,
+        appid: row.get(1)?,
+        recipient: row.get(2)?,
+        status: Status::Pending, // replaced below, after the text is checked
+        channel_request: row.get(4)?,
+        sender: row.get(5)?,
+        code_length: row.get(6)?,
+        ttl_ms: row.get(7)?,
+        code_hash: row.get(8)?,
+        created_at: ts(9)?,
+        expires_at: ts(10)?,
+        last_send_at: ts(11)?,
+        verified_at: opt_ts(12)?,
+        attempts: row.get(13)?,
+        max_attempts: row.get(14)?,
+        sends: row.get(15)?,
+        delivery: Delivery {
+            state: DeliveryState::Queued, // likewise
+            channel: row.get(17)?,
+            message_id: row.get(18)?,
+            submitted_at: opt_ts(19)?,
+            delivered_at: opt_ts(20)?,
+            error: row.get(21)?,
+        },
+    };
+    Ok((v, row.get(3)?, row.get(16)?))
+}
+
+fn finish(
+    (mut v, status, delivery_state): (Verification, String, String),
+) -> Result<Verification, StoreError> {
+    v.status = parse_enum("status", status, Status::parse)?;
+    v.delivery.state = parse_enum("delivery_state", delivery_state, DeliveryState::parse)?;
+    Ok(v)
+}
+
+fn query_one(
+    conn: &Connection,
+    sql: &str,
+    params: impl rusqlite::Params,
+) -> Result<Option<Verification>, StoreError> {
+    conn.prepare_cached(sql)?
+        .query_row(params, from_row)
+        .optional()?
+        .map(finish)
+        .transpose()
+}
+
+fn by_id(conn: &Connection, id: &str) -> Result<Option<Verification>, StoreError> {
+    query_one(
+        conn,
+        &format!("SELECT {COLUMNS} FROM verification WHERE id = ?1"),
+        [id],
+    )
+}
+
+impl Readers {
+    pub async fn verification(&self, id: String) -> Result<Option<Verification>, StoreError> {
+        self.read(move |conn| by_id(conn, &id)).await
+    }
+}
+
+impl WriteTx<'_> {
+    pub fn verification(&self, id: &str) -> Result<Option<Verification>, StoreError> {
+        by_id(self.conn, id)
+    }
+
+    /// The newest pending verification of a recipient in an app.
+    pub fn pending_for(
+        &self,
+        appid: &str,
+        recipient: &str,
+    ) -> Result<Option<Verification>, StoreError> {
+        query_one(
+            self.conn,
+            &format!(
+                "SELECT {COLUMNS} FROM verification WHERE appid = ?1 AND recipient = ?2 \
+                 AND status = 'pending' ORDER BY created_at DESC LIMIT 1"
+            ),
+            [appid, recipient],
+        )
+    }
+
+    /// Ids of every pending verification of a recipient in an app.
+    pub fn all_pending_for(&self, appid: &str, recipient: &str) -> Result<Vec<String>, StoreError> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT id FROM verification WHERE appid = ?1 AND recipient = ?2 AND status = 'pending'",
+        )?;
+        let ids = stmt
+            .query_map([appid, recipient], |r| r.get(0))?
+            .collect::<Result<_, _>>()?;
+        Ok(ids)
+    }
+
+    pub fn insert_verification(&self, v: &Verification) -> Result<(), StoreError> {
+        self.conn
+            .prepare_cached(
+                "INSERT INTO verification (id, appid, recipient, status, channel_request, sender, \
+                 code_length, ttl_ms, created_at, expires_at, last_send_at, max_attempts, sends, \
+                 delivery_state) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+            )?
+            .execute(params![
+                v.id,
+                v.appid,
+                v.recipient,
+                v.status.as_str(),
+                v.channel_request,
+                v.sender,
+                v.code_length,
+                v.ttl_ms,
+                v.created_at.0,
+                v.expires_at.0,
+                v.last_send_at.0,
+                v.max_attempts,
+                v.sends,
+                v.delivery.state.as_str(),
+            ])?;
+        Ok(())
+    }
+
+    /// Ends a verification with `status`. Its code hash goes: an ended verification accepts no
+    /// code, so there is nothing left to compare against.
+    pub fn end_verification(
+        &self,
+        id: &str,
+        status: Status,
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
+        let verified_at = (status == Status::Approved).then_some(now.0);
+        self.conn
+            .prepare_cached(
+                "UPDATE verification SET status = ?2, ended_at = ?3, verified_at = ?4, code_hash = NULL \
+                 WHERE id = ?1",
+            )?
+            .execute(params![id, status.as_str(), now.0, verified_at])?;
+        Ok(())
+    }
+
+    pub fn set_attempts(&self, id: &str, attempts: u32) -> Result<(), StoreError> {
+        self.conn
+            .prepare_cached("UPDATE verification SET attempts = ?2 WHERE id = ?1")?
+            .execute(params![id, attempts])?;
+        Ok(())
+    }
+
+    /// Starts a new send of a pending verification: the old code stops working at once, the
+    /// new one is drawn at dispatch.
+    pub fn restart_send(
+        &self,
+        id: &str,
+        now: Timestamp,
+        expires_at: Timestamp,
+    ) -> Result<(), StoreError> {
+        self.conn
+            .prepare_cached(
+                "UPDATE verification SET sends = sends + 1, last_send_at = ?2, expires_at = ?3, \
+                 code_hash = NULL, delivery_state = 'queued', delivery_channel = NULL, \
+                 message_id = NULL, submitted_at = NULL, delivered_at = NULL, delivery_error = NULL \
+                 WHERE id = ?1",
+            )?
+            .execute(params![id, now.0, expires_at.0])?;
+        Ok(())
+    }
+
+    pub fn set_code_hash(&self, id: &str, hash: &[u8]) -> Result<(), StoreError> {
+        self.conn
+            .prepare_cached("UPDATE verification SET code_hash = ?2 WHERE id = ?1")?
+            .execute(params![id, hash])?;
+        Ok(())
+    }
+
+    pub fn record_submitted(
+        &self,
+        id: &str,
+        channel: &str,
+        message_id: &str,
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
+        self.conn
+            .prepare_cached(
+                "UPDATE verification SET delivery_state = 'submitted', delivery_channel = ?2, \
+                 message_id = ?3, submitted_at = ?4, delivery_error = NULL WHERE id = ?1",
+            )?
+            .execute(params![id, channel, message_id, now.0])?;
+        Ok(())
+    }
+
+    /// Records that the latest message will not arrive (or cannot be known to).
+    pub fn record_delivery_end(
+        &self,
+        id: &str,
+        state: DeliveryState,
+        channel: Option<&str>,
+        error: &str,
+    ) -> Result<(), StoreError> {
+        self.conn
+            .prepare_cached(
+                "UPDATE verification SET delivery_state = ?2, \
+                 delivery_channel = coalesce(?3, delivery_channel), delivery_error = ?4 WHERE id = ?1",
+            )?
+            .execute(params![id, state.as_str(), channel, error])?;
+        Ok(())
+    }
+
+    /// Applies a delivery report to the message it names; returns the verification's id, or
+    /// `None` if no submitted message has that id (yet).
+    pub fn apply_report(
+        &self,
+        channel: &str,
+        message_id: &str,
+        state: DeliveryState,
+        error: Option<&str>,
+        now: Timestamp,
+    ) -> Result<Option<String>, StoreError> {
+        let delivered_at = (state == DeliveryState::Delivered).then_some(now.0);
+        let id = self
+            .conn
+            .prepare_cached(
+                "UPDATE verification SET delivery_state = ?3, delivered_at = coalesce(?4, delivered_at), \
+                 delivery_error = ?5 WHERE delivery_channel = ?1 AND message_id = ?2 RETURNING id",
+            )?
+            .query_row(params![channel, message_id, state.as_str(), delivered_at, error], |r| {
+                r.get(0)
+            })
+            .optional()?;
+        Ok(id)
+    }
+
+    /// Pending verifications whose time is up, at most `limit`.
+    pub fn due_for_expiry(
+        &self,
+        now: Timestamp,
+        limit: usize,
+    ) -> Result<Vec<Verification>, StoreError> {
+        let mut stmt = self.conn.prepare_cached(&format!(
+            "SELECT {COLUMNS} FROM verification WHERE status = 'pending' AND expires_at <= ?1 \
+             ORDER BY expires_at LIMIT ?2"
+        ))?;
+        let rows = stmt.query_map(params![now.0, limit], from_row)?;
+        rows.map(|r| finish(r?)).collect()
+    }
+
+    /// The earliest expiry of a pending verification, for the sweeper's next wake-up.
+    pub fn next_expiry(&self) -> Result<Option<Timestamp>, StoreError> {
+        let t: Option<i64> = self
+            .conn
+            .prepare_cached("SELECT min(expires_at) FROM verification WHERE status = 'pending'")?
+            .query_row([], |r| r.get(0))?;
+        Ok(t.map(Timestamp))
+    }
+
+    pub fn insert_event(
+        &self,
+        verification_id: &str,
+        event: &str,
+        detail: Option<&str>,
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
+        self.conn
+            .prepare_cached(
+                "INSERT INTO event (at, verification_id, event, detail) VALUES (?1, ?2, ?3, ?4)",
+            )?
+            .execute(params![now.0, verification_id, event, detail])?;
+        Ok(())
+    }
+
+    pub fn idempotent_reply(
+        &self,
+        appid: &str,
+        key: &str,
+        since: Timestamp,
+    ) -> Result<Option<(Vec<u8>, u16, String)>, StoreError> {
+        Ok(self
+            .conn
+            .prepare_cached(
+                "SELECT request_hash, status, response FROM idempotency \
+                 WHERE appid = ?1 AND key = ?2 AND created_at > ?3",
+            )?
+            .query_row(params![appid, key, since.0], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+            })
+            .optional()?)
+    }
+
+    pub fn save_idempotent_reply(
+        &self,
+        appid: &str,
+        key: &str,
+        request_hash: &[u8],
+        status: u16,
+        response: &str,
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
+        self.conn
+            .prepare_cached(
+                "INSERT OR REPLACE INTO idempotency (appid, key, request_hash, status, response, created_at) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            )?
+            .execute(params![appid, key, request_hash, status, response, now.0])?;
+        Ok(())
+    }
+
+    /// Drops idempotency records older than `before`.
+    pub fn purge_idempotency(&self, before: Timestamp) -> Result<usize, StoreError> {
+        Ok(self
+            .conn
+            .prepare_cached("DELETE FROM idempotency WHERE created_at <= ?1")?
+            .execute([before.0])?)
+    }
+}

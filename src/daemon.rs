@@ -193,6 +193,7 @@ pub async fn run(config: Config, data_dir: PathBuf, stop: CancellationToken) -> 
         channels,
         phones,
         max_body: config.api.max_body_bytes,
+        keys: Default::default(),
     });
     let served = serve(
         state,

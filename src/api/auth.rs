@@ -1,6 +1,6 @@
 //! Who is calling. The Unix socket is trusted by its file mode; on TCP every `/otp/*` call
-//! carries an API key in one of the three forms of API.md, checked against the database on
-//! every request so that `otpd key create` and `revoke` take effect at once.
+//! carries an API key in one of the three forms of API.md, checked against the database (through
+//! [`super::key_cache`]: a new key works at once, a revoked one stops within two seconds).
 
 use super::AppState;
 use super::problem::ApiError;

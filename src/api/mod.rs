@@ -3,6 +3,7 @@
 
 pub mod auth;
 pub mod body;
+pub mod key_cache;
 mod ops_routes;
 mod otp_routes;
 pub mod problem;
@@ -24,6 +25,7 @@ pub struct AppState {
     pub phones: Option<Arc<SimPhones>>,
     /// Request bodies larger than this are refused with 413.
     pub max_body: usize,
+    pub keys: key_cache::KeyCache,
 }
 
 /// The routes, for one listener.

@@ -5,7 +5,7 @@
 use super::{Channel, DeliveryReport, Health, LinkState, Outgoing, SubmitFuture, SubmitOutcome};
 use crate::model::{Clock, DeliveryState, Timestamp};
 use crate::secret::Secret;
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use tokio::sync::mpsc;
@@ -23,35 +23,61 @@ pub struct SimMessage {
     pub channel: String,
 }
 
-/// The screens of all simulated phones, shared by every `sim` channel and the API.
+/// The screens of all simulated phones, shared by every `sim` channel and the API. Indexed
+/// by recipient, since tests and benchmarks ask for one phone's messages among thousands.
 #[derive(Default)]
 pub struct SimPhones {
-    messages: Mutex<VecDeque<SimMessage>>,
+    inner: Mutex<Screens>,
+}
+
+#[derive(Default)]
+struct Screens {
+    /// Messages by recipient, each with its arrival number, oldest first.
+    by_recipient: HashMap<String, VecDeque<(u64, SimMessage)>>,
+    /// Recipients in arrival order, to drop the oldest message when full.
+    arrivals: VecDeque<String>,
+    next: u64,
 }
 
 impl SimPhones {
-    fn receive(&self, message: SimMessage) {
-        let mut messages = match self.messages.lock() {
+    fn screens(&self) -> std::sync::MutexGuard<'_, Screens> {
+        match self.inner.lock() {
             Ok(m) => m,
             Err(poisoned) => poisoned.into_inner(),
-        };
-        if messages.len() >= PHONE_MEMORY {
-            messages.pop_front();
         }
-        messages.push_back(message);
+    }
+
+    fn receive(&self, message: SimMessage) {
+        let mut screens = self.screens();
+        if screens.arrivals.len() >= PHONE_MEMORY {
+            if let Some(oldest) = screens.arrivals.pop_front() {
+                if let Some(queue) = screens.by_recipient.get_mut(&oldest) {
+                    queue.pop_front();
+                    if queue.is_empty() {
+                        screens.by_recipient.remove(&oldest);
+                    }
+                }
+            }
+        }
+        let n = screens.next;
+        screens.next += 1;
+        screens.arrivals.push_back(message.recipient.clone());
+        screens
+            .by_recipient
+            .entry(message.recipient.clone())
+            .or_default()
+            .push_back((n, message));
     }
 
     /// Messages received, oldest first, for one recipient or all.
     pub fn messages(&self, recipient: Option<&str>) -> Vec<SimMessage> {
-        let messages = match self.messages.lock() {
-            Ok(m) => m,
-            Err(poisoned) => poisoned.into_inner(),
+        let screens = self.screens();
+        let mut found: Vec<&(u64, SimMessage)> = match recipient {
+            Some(r) => screens.by_recipient.get(r).into_iter().flatten().collect(),
+            None => screens.by_recipient.values().flatten().collect(),
         };
-        messages
-            .iter()
-            .filter(|m| recipient.is_none_or(|r| m.recipient == r))
-            .cloned()
-            .collect()
+        found.sort_by_key(|(n, _)| *n);
+        found.into_iter().map(|(_, m)| m.clone()).collect()
     }
 }
 
@@ -157,5 +183,29 @@ mod tests {
         assert_eq!(got.len(), 1);
         assert_eq!(got[0].text.expose(), "code 123456");
         assert!(phones.messages(Some("+255700000000")).is_empty());
+    }
+
+    #[test]
+    fn phones_keep_the_newest_messages_in_order() {
+        let phones = SimPhones::default();
+        let message = |i: usize| SimMessage {
+            recipient: format!("+2557{}", i % 3),
+            text: Secret::new(format!("m{i}")),
+            received_at: Timestamp(i as i64),
+            channel: "sim".into(),
+        };
+        for i in 0..PHONE_MEMORY + 5 {
+            phones.receive(message(i));
+        }
+        let all = phones.messages(None);
+        assert_eq!(all.len(), PHONE_MEMORY);
+        assert_eq!(all[0].text.expose(), "m5");
+        assert_eq!(
+            all.last().unwrap().text.expose(),
+            format!("m{}", PHONE_MEMORY + 4)
+        );
+        let one = phones.messages(Some("+25570"));
+        assert!(one.windows(2).all(|w| w[0].received_at < w[1].received_at));
+        assert!(one.iter().all(|m| m.recipient == "+25570"));
     }
 }

@@ -121,7 +121,7 @@ impl Engine {
                 RouteError::NoChannel(r) => OtpError::NoChannel(r),
             })?;
 
-        let id = self.random.verification_id();
+        let id = self.random.verification_id(now);
         let v = Verification {
             id,
             appid: req.appid.clone(),

@@ -11,6 +11,7 @@
 //! typed statements of [`WriteTx`], so a rule that reads and then writes (a verify that counts
 //! an attempt) runs alone on the one writer and cannot race another.
 
+mod checkpoint;
 mod migrate;
 mod readers;
 mod writer;
@@ -68,6 +69,10 @@ impl Store {
     /// Opens (creating and upgrading if needed) the database at `path` and starts the writer.
     pub fn open(path: &Path, durability: Durability) -> Result<Store, StoreError> {
         let conn = open_write_connection(path, durability)?;
+        // The writer never checkpoints: copying the WAL into the database file would stall
+        // every caller waiting on its commit. A thread of its own does it instead.
+        conn.pragma_update(None, "wal_autocheckpoint", 0)?;
+        checkpoint::start(path.to_path_buf())?;
         let writer = Writer::start(conn)?;
         let readers = Readers::new(path.to_path_buf());
         Ok(Store { writer, readers })
@@ -89,9 +94,16 @@ pub fn open_write_connection(
     };
     conn.pragma_update(None, "synchronous", sync)?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
+    // Pages are read through a memory map instead of a read() copy per page.
+    conn.pragma_update(None, "mmap_size", MMAP_BYTES)?;
+    // Each job runs in a savepoint; its sub-journal belongs in memory, not in a temp file.
+    conn.pragma_update(None, "temp_store", "MEMORY")?;
     migrate::upgrade(&mut conn, path)?;
     Ok(conn)
 }
+
+/// How much of the database file connections map into memory.
+const MMAP_BYTES: i64 = 256 << 20;
 
 fn open_read_connection(path: &Path) -> Result<Connection, StoreError> {
     let conn = Connection::open_with_flags(
@@ -99,6 +111,7 @@ fn open_read_connection(path: &Path) -> Result<Connection, StoreError> {
         OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
     )?;
     conn.busy_timeout(Duration::from_secs(5))?;
+    conn.pragma_update(None, "mmap_size", MMAP_BYTES)?;
     Ok(conn)
 }
 

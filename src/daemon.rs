@@ -83,10 +83,25 @@ pub async fn run(config: Config, data_dir: PathBuf, stop: CancellationToken) -> 
     if created {
         tracing::info!(path = %pepper_path.display(), "created a new pepper file; back it up apart from the database");
     }
+    // One daemon per data directory: a second one would free the first one's leases and
+    // send its messages again. The lock goes with the process, however it ends.
+    let lock_path = data_dir.join("otpd.lock");
+    let lock = std::fs::File::create(&lock_path)
+        .with_context(|| format!("cannot create {}", lock_path.display()))?;
+    if lock.try_lock().is_err() {
+        anyhow::bail!(
+            "another otpd is running on the data directory {}",
+            data_dir.display()
+        );
+    }
     let db = database_path(&data_dir);
     let store = Store::open(&db, durability(&config))
         .with_context(|| format!("cannot open the database {}", db.display()))?;
-    let released = store.writer.run(|tx| tx.release_all_leases()).await?;
+    let started = clock.now();
+    let released = store
+        .writer
+        .run(move |tx| tx.release_all_leases(started))
+        .await?;
     if released > 0 {
         tracing::info!(
             messages = released,
@@ -163,7 +178,9 @@ pub async fn run(config: Config, data_dir: PathBuf, stop: CancellationToken) -> 
         clock: clock.clone(),
         submitted,
     };
-    let reporting = tokio::spawn(reports.run(report_rx, workers.clone()));
+    // Reports stop after the dispatcher, so the reports of its last submits are recorded.
+    let reports_stop = CancellationToken::new();
+    let reporting = tokio::spawn(reports.run(report_rx, reports_stop.clone()));
     let sweeping = tokio::spawn(
         Sweeper {
             store: store.clone(),
@@ -172,9 +189,19 @@ pub async fn run(config: Config, data_dir: PathBuf, stop: CancellationToken) -> 
         .run(workers.clone()),
     );
 
-    let tcp = bind_tcp(&config.api.listen).await?;
     let socket = socket_path(&data_dir, &config);
-    let unix = bind_unix(&socket, config.api.unix_socket_mode)?;
+    let bound = match bind_tcp(&config.api.listen).await {
+        Ok(tcp) => bind_unix(&socket, config.api.unix_socket_mode).map(|unix| (tcp, unix)),
+        Err(e) => Err(e),
+    };
+    let (tcp, unix) = match bound {
+        Ok(bound) => bound,
+        Err(e) => {
+            workers.cancel();
+            reports_stop.cancel();
+            return Err(e);
+        }
+    };
     for l in &tcp {
         if let Ok(addr) = l.local_addr() {
             tracing::info!(%addr, "listening on TCP (API key required)");
@@ -215,9 +242,11 @@ pub async fn run(config: Config, data_dir: PathBuf, stop: CancellationToken) -> 
             "some messages were still in flight at the deadline; they will be sent again at the next start"
         );
     }
+    reports_stop.cancel();
     let _ = reporting.await;
     let _ = sweeping.await;
     tracing::info!("stopped");
+    drop(lock);
     served
 }
 

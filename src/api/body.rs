@@ -43,6 +43,21 @@ impl<T: DeserializeOwned> FromRequest<Arc<AppState>> for Json<T> {
     }
 }
 
+/// serde quotes the offending value ("invalid type: integer `123456`, expected a string");
+/// that value may be a code, so it is left out.
+fn without_values(message: &str) -> String {
+    let mut out = String::with_capacity(message.len());
+    let mut quoted = false;
+    for c in message.chars() {
+        if c == '`' {
+            quoted = !quoted;
+        } else if !quoted {
+            out.push(c);
+        }
+    }
+    out.replace("  ", " ").replace(" ,", ",")
+}
+
 fn is_json(content_type: &str) -> bool {
     let essence = content_type
         .split(';')
@@ -81,6 +96,7 @@ pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
             .next()
             .unwrap_or(&message)
             .to_string();
+        let message = without_values(&message);
         if path == "." || path.is_empty() {
             ApiError::invalid_json(message)
         } else {
@@ -124,6 +140,8 @@ mod tests {
         assert!(e.detail.starts_with("length: invalid type"), "{}", e.detail);
         let e = parse::<Req>(b"{}").unwrap_err();
         assert_eq!(e.detail, "recipient is required");
+        let e = parse::<Req>(br#"{"recipient": 123456}"#).unwrap_err();
+        assert!(!e.detail.contains("123456"), "{}", e.detail);
     }
 
     #[test]

@@ -32,12 +32,11 @@ impl KeyCache {
         key: &str,
     ) -> Result<Option<(String, Vec<u8>)>, StoreError> {
         let now = Instant::now();
-        if let Ok(entries) = self.entries.lock() {
-            if let Some(e) = entries.get(key) {
-                if now.duration_since(e.read_at) < TTL {
-                    return Ok(Some((e.appid.clone(), e.secret_hash.clone())));
-                }
-            }
+        if let Ok(entries) = self.entries.lock()
+            && let Some(e) = entries.get(key)
+            && now.duration_since(e.read_at) < TTL
+        {
+            return Ok(Some((e.appid.clone(), e.secret_hash.clone())));
         }
         let found = readers.active_api_key(key.to_string()).await?;
         if let Ok(mut entries) = self.entries.lock() {

@@ -49,14 +49,13 @@ impl SimPhones {
 
     fn receive(&self, message: SimMessage) {
         let mut screens = self.screens();
-        if screens.arrivals.len() >= PHONE_MEMORY {
-            if let Some(oldest) = screens.arrivals.pop_front() {
-                if let Some(queue) = screens.by_recipient.get_mut(&oldest) {
-                    queue.pop_front();
-                    if queue.is_empty() {
-                        screens.by_recipient.remove(&oldest);
-                    }
-                }
+        if screens.arrivals.len() >= PHONE_MEMORY
+            && let Some(oldest) = screens.arrivals.pop_front()
+            && let Some(queue) = screens.by_recipient.get_mut(&oldest)
+        {
+            queue.pop_front();
+            if queue.is_empty() {
+                screens.by_recipient.remove(&oldest);
             }
         }
         let n = screens.next;

@@ -39,6 +39,8 @@ const LEASE: Duration = Duration::from_secs(120);
 const SUBMIT_DEADLINE: Duration = Duration::from_secs(90);
 /// Retries of one message on one channel before failing over to the next.
 const TRIES_PER_CHANNEL: u32 = 3;
+/// How long a message waits when no channel that may carry it is up.
+const NO_CHANNEL_WAIT: Duration = Duration::from_secs(1);
 /// The dispatcher looks at the outbox at least this often even if nothing wakes it.
 const IDLE_CHECK: Duration = Duration::from_secs(1);
 
@@ -88,8 +90,13 @@ impl Dispatcher {
             let claimed = match self.claim(room).await {
                 Ok(claimed) => claimed,
                 Err(e) => {
-                    tracing::error!(error = %e, "cannot claim messages from the outbox");
-                    Vec::new()
+                    // Disk full, database locked...: wait instead of spinning on the error.
+                    tracing::error!(error = %e, "cannot claim messages from the outbox; retrying in 1 s");
+                    tokio::select! {
+                        () = tokio::time::sleep(Duration::from_secs(1)) => {}
+                        () = stop.cancelled() => break,
+                    }
+                    continue;
                 }
             };
             let full = claimed.len() == room;
@@ -191,10 +198,11 @@ impl Dispatcher {
             let Some(channel) = up else {
                 // Nothing to fail over to right now: keep the message queued until a channel
                 // comes back or the code expires.
+                // Waiting is not a try: `tries` counts what channels did with the message.
                 tx.reschedule(
                     &v.id,
-                    now.plus(backoff(entry.tries)),
-                    entry.tries + 1,
+                    now.plus(NO_CHANNEL_WAIT),
+                    entry.tries,
                     &entry.exhausted,
                 )?;
                 continue;
@@ -225,6 +233,31 @@ impl Dispatcher {
         let Some(chan) = self.channels.get(channel).cloned() else {
             return;
         };
+        let now = self.clock.now();
+        if now >= v.expires_at {
+            // Claimed in time but the code ran out before the channel was reached (a deep
+            // queue): a code that no longer works is not worth an SMS.
+            drop(code);
+            let expired = self
+                .store
+                .writer
+                .run(move |tx| match tx.verification(&v.id)? {
+                    // Expire only what is still this message's pending, ended verification.
+                    Some(cur)
+                        if cur.sends == v.sends
+                            && cur.status == Status::Pending
+                            && now >= cur.expires_at =>
+                    {
+                        engine_expire(tx, &cur, now)
+                    }
+                    _ => Ok(()),
+                })
+                .await;
+            if let Err(e) = expired {
+                tracing::error!(error = %e, "cannot record an expiry");
+            }
+            return;
+        }
         let profile = self.apps.profile(&v.appid);
         let template = profile.template.as_deref().unwrap_or(&self.policy.template);
         let ttl = Duration::from_millis(v.ttl_ms.max(0) as u64);
@@ -295,7 +328,7 @@ fn record(
         }
         SubmitOutcome::Retry { after, error } => {
             entry.tries += 1;
-            let due = if entry.tries % TRIES_PER_CHANNEL == 0 {
+            let due = if entry.tries.is_multiple_of(TRIES_PER_CHANNEL) {
                 entry.exhausted.push(channel.to_string());
                 now
             } else {

@@ -7,12 +7,15 @@ use crate::channel::DeliveryReport;
 use crate::model::{Clock, DeliveryState};
 use crate::store::{Store, StoreError};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tokio::sync::{Notify, mpsc};
 use tokio_util::sync::CancellationToken;
 
 /// How long an unmatched report is kept.
 pub const HOLD: Duration = Duration::from_secs(600);
+/// Unmatched reports kept at most (a report for a message that was since resent never
+/// matches; they must not pile up).
+const HELD_MAX: usize = 10_000;
 /// Reports applied per writer job at most.
 const BATCH: usize = 512;
 
@@ -25,7 +28,8 @@ pub struct ReportSink {
 
 impl ReportSink {
     pub async fn run(self, mut reports: mpsc::Receiver<DeliveryReport>, stop: CancellationToken) {
-        let mut held: Vec<DeliveryReport> = Vec::new();
+        // Unmatched reports, with when we first saw them (the channel's own time may be off).
+        let mut held: Vec<(DeliveryReport, Instant)> = Vec::new();
         loop {
             let mut batch = Vec::new();
             tokio::select! {
@@ -36,7 +40,14 @@ impl ReportSink {
                 () = self.submitted.notified(), if !held.is_empty() => {}
                 // Retry now and then even without a submit, so old ones age out.
                 () = tokio::time::sleep(Duration::from_secs(5)), if !held.is_empty() => {}
-                () = stop.cancelled() => break,
+                () = stop.cancelled() => {
+                    // The dispatcher has finished: record what already arrived, then stop.
+                    while let Ok(r) = reports.try_recv() {
+                        batch.push(r);
+                    }
+                    let _ = self.apply(batch).await;
+                    break;
+                }
             }
             while batch.len() < BATCH {
                 match reports.try_recv() {
@@ -44,12 +55,35 @@ impl ReportSink {
                     Err(_) => break,
                 }
             }
-            batch.append(&mut held);
-            match self.apply(batch).await {
-                Ok(unmatched) => held = self.keep_fresh(unmatched),
-                Err((e, batch)) => {
+            let now = Instant::now();
+            let mut seen: Vec<Instant> = vec![now; batch.len()];
+            // The oldest held reports first, a batch's worth at most per job.
+            let retry = held.len().min(BATCH);
+            for (r, at) in held.drain(..retry) {
+                batch.push(r);
+                seen.push(at);
+            }
+            let outcome = self.apply(batch.clone()).await;
+            let unmatched: Vec<DeliveryReport> = match outcome {
+                Ok(unmatched) => unmatched,
+                Err((e, all)) => {
                     tracing::error!(error = %e, "cannot record delivery reports; will retry");
-                    held = batch;
+                    all
+                }
+            };
+            for r in unmatched {
+                let at = batch
+                    .iter()
+                    .position(|b| *b == r)
+                    .and_then(|i| seen.get(i))
+                    .copied()
+                    .unwrap_or(now);
+                if now.duration_since(at) >= HOLD {
+                    tracing::warn!(channel = %r.channel, message_id = %r.message_id, "dropping a delivery report that matches no message");
+                } else if held.len() < HELD_MAX {
+                    held.push((r, at));
+                } else {
+                    tracing::warn!(channel = %r.channel, message_id = %r.message_id, "too many unmatched delivery reports; dropping one");
                 }
             }
         }
@@ -93,19 +127,5 @@ impl ReportSink {
             })
             .await
             .map_err(|e| (e, copy))
-    }
-
-    fn keep_fresh(&self, unmatched: Vec<DeliveryReport>) -> Vec<DeliveryReport> {
-        let now = self.clock.now();
-        unmatched
-            .into_iter()
-            .filter(|r| {
-                let fresh = r.at.until(now) < HOLD;
-                if !fresh {
-                    tracing::warn!(channel = %r.channel, message_id = %r.message_id, "dropping a delivery report that matches no message");
-                }
-                fresh
-            })
-            .collect()
     }
 }

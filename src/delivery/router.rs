@@ -37,10 +37,10 @@ impl Router {
         requested: Option<&str>,
     ) -> Result<Vec<usize>, RouteError> {
         let requested = requested.filter(|r| *r != ANY_SMS);
-        if let Some(name) = requested {
-            if !self.routes.iter().any(|r| r.channel == name) {
-                return Err(RouteError::UnknownChannel(name.to_string()));
-            }
+        if let Some(name) = requested
+            && !self.routes.iter().any(|r| r.channel == name)
+        {
+            return Err(RouteError::UnknownChannel(name.to_string()));
         }
         let found: Vec<usize> = self
             .routes

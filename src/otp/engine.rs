@@ -103,13 +103,13 @@ impl Engine {
         if let Some(from) = &req.from {
             check_sender(from)?;
         }
-        if let Some(key) = &req.idempotency_key {
-            if key.is_empty() || key.len() > 255 || !key.bytes().all(|b| b.is_ascii_graphic()) {
-                return Err(OtpError::invalid(
-                    "Idempotency-Key",
-                    "must be 1 to 255 visible ASCII characters",
-                ));
-            }
+        if let Some(key) = &req.idempotency_key
+            && (key.is_empty() || key.len() > 255 || !key.bytes().all(|b| b.is_ascii_graphic()))
+        {
+            return Err(OtpError::invalid(
+                "Idempotency-Key",
+                "must be 1 to 255 visible ASCII characters",
+            ));
         }
         let channel = self
             .router
@@ -309,7 +309,7 @@ impl Engine {
                     Some(id) => load(tx, &scope, id)?,
                     None => {
                         let recipient = recipient.as_deref().unwrap_or_default();
-                        tx.pending_for(&req.appid, recipient)?
+                        tx.latest_for(&req.appid, recipient)?
                             .filter(|v| scope.allows(&v.appid))
                             .ok_or(OtpError::NotFound)?
                     }
@@ -343,7 +343,10 @@ fn apply_judgment(
         attempts_left,
     };
     Ok(match judgment {
-        Judgment::Ended(status) => reply(false, status, Some(ended_reason(status)), None),
+        Judgment::Ended(status) => {
+            let left = (status == Status::MaxAttemptsReached).then_some(0);
+            reply(false, status, Some(ended_reason(status)), left)
+        }
         Judgment::Expire => {
             expire(tx, v, now)?;
             reply(false, Status::Expired, Some("expired"), None)

@@ -62,10 +62,10 @@ impl Pepper {
                             path: shown.clone(),
                             len: bytes.len(),
                         })?;
-                if let Ok(meta) = std::fs::metadata(path) {
-                    if meta.permissions().mode() & 0o077 != 0 {
-                        tracing::warn!(path = %shown, "the pepper file can be read by others; chmod 600 it");
-                    }
+                if let Ok(meta) = std::fs::metadata(path)
+                    && meta.permissions().mode() & 0o077 != 0
+                {
+                    tracing::warn!(path = %shown, "the pepper file can be read by others; chmod 600 it");
                 }
                 Ok((Pepper::from_bytes(key), false))
             }

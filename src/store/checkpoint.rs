@@ -11,25 +11,33 @@ use std::time::Duration;
 /// How often the WAL is looked at.
 const EVERY: Duration = Duration::from_millis(200);
 
-pub(super) fn start(path: PathBuf) -> Result<(), StoreError> {
+/// Starts the thread; it runs until the returned handle is dropped (by the writer thread,
+/// when the writer closes), then checkpoints one last time and ends.
+pub(super) fn start(path: PathBuf) -> Result<std::sync::mpsc::Sender<()>, StoreError> {
     let conn = Connection::open(&path)?;
     conn.busy_timeout(Duration::from_millis(100))?;
+    let (alive, closed) = std::sync::mpsc::channel::<()>();
     std::thread::Builder::new()
         .name("otpd-checkpoint".into())
-        .spawn(move || run(conn))
+        .spawn(move || run(conn, closed))
         .map_err(|e| {
             StoreError::CommitFailed(format!("cannot start the checkpoint thread: {e}"))
         })?;
-    Ok(())
+    Ok(alive)
 }
 
-fn run(conn: Connection) {
-    // The thread lives as long as the process; the database stays consistent whatever
-    // moment the process ends at, since a checkpoint is itself crash-safe.
+fn run(conn: Connection, closed: std::sync::mpsc::Receiver<()>) {
+    // A checkpoint is crash-safe, so the process may end at any moment of this loop.
     loop {
-        std::thread::sleep(EVERY);
+        let last = !matches!(
+            closed.recv_timeout(EVERY),
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout)
+        );
         if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
             tracing::warn!(error = %e, "WAL checkpoint failed; will retry");
+        }
+        if last {
+            break;
         }
     }
 }

@@ -14,13 +14,13 @@ pub fn schema_versions() -> Vec<(i64, &'static str)> {
     let mut current: Option<(i64, usize)> = None;
     let mut offset = 0;
     for line in SCHEMA.split_inclusive('\n') {
-        if let Some(n) = line.trim().strip_prefix("-- version ") {
-            if let Ok(n) = n.trim().parse::<i64>() {
-                if let Some((v, start)) = current {
-                    blocks.push((v, SCHEMA.get(start..offset).unwrap_or("")));
-                }
-                current = Some((n, offset + line.len()));
+        if let Some(n) = line.trim().strip_prefix("-- version ")
+            && let Ok(n) = n.trim().parse::<i64>()
+        {
+            if let Some((v, start)) = current {
+                blocks.push((v, SCHEMA.get(start..offset).unwrap_or("")));
             }
+            current = Some((n, offset + line.len()));
         }
         offset += line.len();
     }

@@ -72,8 +72,8 @@ impl Store {
         // The writer never checkpoints: copying the WAL into the database file would stall
         // every caller waiting on its commit. A thread of its own does it instead.
         conn.pragma_update(None, "wal_autocheckpoint", 0)?;
-        checkpoint::start(path.to_path_buf())?;
-        let writer = Writer::start(conn)?;
+        let checkpointer = checkpoint::start(path.to_path_buf())?;
+        let writer = Writer::start(conn, checkpointer)?;
         let readers = Readers::new(path.to_path_buf());
         Ok(Store { writer, readers })
     }

@@ -34,8 +34,10 @@ impl WriteTx<'_> {
         limit: usize,
     ) -> Result<Vec<OutboxEntry>, StoreError> {
         let mut stmt = self.conn.prepare_cached(
-            "UPDATE outbox SET lease_until = ?2 WHERE verification_id IN \
-               (SELECT verification_id FROM outbox WHERE due_at <= ?1 AND lease_until <= ?1 \
+            // The claim moves due_at to the end of the lease: a row is claimable exactly when
+            // due_at <= now, which the index answers without looking at leased rows.
+            "UPDATE outbox SET lease_until = ?2, due_at = ?2 WHERE verification_id IN \
+               (SELECT verification_id FROM outbox WHERE due_at <= ?1 \
                 ORDER BY due_at LIMIT ?3) \
              RETURNING verification_id, tries, exhausted",
         )?;
@@ -84,18 +86,18 @@ impl WriteTx<'_> {
     }
 
     /// Frees every lease: at start-up, whatever a previous process held is ours to retry.
-    pub fn release_all_leases(&self) -> Result<usize, StoreError> {
+    pub fn release_all_leases(&self, now: Timestamp) -> Result<usize, StoreError> {
         Ok(self
             .conn
-            .prepare_cached("UPDATE outbox SET lease_until = 0")?
-            .execute([])?)
+            .prepare_cached("UPDATE outbox SET lease_until = 0, due_at = ?1 WHERE lease_until > 0")?
+            .execute([now.0])?)
     }
 
     /// When the next unleased row falls due, for the dispatcher's next wake-up.
     pub fn next_due(&self) -> Result<Option<Timestamp>, StoreError> {
         let t: Option<i64> = self
             .conn
-            .prepare_cached("SELECT min(max(due_at, lease_until)) FROM outbox")?
+            .prepare_cached("SELECT min(due_at) FROM outbox")?
             .query_row([], |r| r.get(0))?;
         Ok(t.map(Timestamp))
     }

@@ -43,10 +43,10 @@ impl Readers {
                 None => open_read_connection(&inner.path)?,
             };
             let result = f(&conn);
-            if let Ok(mut idle) = inner.idle.lock() {
-                if idle.len() < KEEP {
-                    idle.push(conn);
-                }
+            if let Ok(mut idle) = inner.idle.lock()
+                && idle.len() < KEEP
+            {
+                idle.push(conn);
             }
             result
         })

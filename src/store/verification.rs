@@ -81,8 +81,8 @@ impl WriteTx<'_> {
         by_id(self.conn, id)
     }
 
-    /// The newest pending verification of a recipient in an app.
-    pub fn pending_for(
+    /// The newest verification of a recipient in an app, whatever its status.
+    pub fn latest_for(
         &self,
         appid: &str,
         recipient: &str,
@@ -91,7 +91,7 @@ impl WriteTx<'_> {
             self.conn,
             &format!(
                 "SELECT {COLUMNS} FROM verification WHERE appid = ?1 AND recipient = ?2 \
-                 AND status = 'pending' ORDER BY created_at DESC LIMIT 1"
+                 ORDER BY created_at DESC LIMIT 1"
             ),
             [appid, recipient],
         )
@@ -233,7 +233,9 @@ impl WriteTx<'_> {
             .conn
             .prepare_cached(
                 "UPDATE verification SET delivery_state = ?3, delivered_at = coalesce(?4, delivered_at), \
-                 delivery_error = ?5 WHERE delivery_channel = ?1 AND message_id = ?2 RETURNING id",
+                 delivery_error = ?5 WHERE delivery_channel = ?1 AND message_id = ?2 \
+                 AND delivery_state NOT IN ('delivered', 'undelivered', 'expired', 'rejected') \
+                 RETURNING id",
             )?
             .query_row(params![channel, message_id, state.as_str(), delivered_at, error], |r| {
                 r.get(0)

@@ -67,11 +67,19 @@ pub struct Writer {
 }
 
 impl Writer {
-    pub(super) fn start(conn: Connection) -> Result<Writer, StoreError> {
+    /// Starts the writer thread. `companion` is dropped when the thread ends (the checkpoint
+    /// thread watches it).
+    pub(super) fn start<T: Send + 'static>(
+        conn: Connection,
+        companion: T,
+    ) -> Result<Writer, StoreError> {
         let (jobs, rx) = mpsc::channel(QUEUE);
         std::thread::Builder::new()
             .name("otpd-writer".into())
-            .spawn(move || run_writer(conn, rx))
+            .spawn(move || {
+                run_writer(conn, rx);
+                drop(companion);
+            })
             .map_err(|e| {
                 StoreError::CommitFailed(format!("cannot start the writer thread: {e}"))
             })?;
@@ -160,7 +168,7 @@ mod tests {
         let conn = Connection::open(dir.path().join("w.db")).unwrap();
         conn.execute_batch("PRAGMA journal_mode=WAL; CREATE TABLE t (v INTEGER UNIQUE)")
             .unwrap();
-        (dir, Writer::start(conn).unwrap())
+        (dir, Writer::start(conn, ()).unwrap())
     }
 
     fn insert(tx: &WriteTx<'_>, v: i64) -> Result<usize, StoreError> {

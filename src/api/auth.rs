@@ -50,10 +50,8 @@ impl FromRequestParts<Arc<AppState>> for Caller {
         }
         let (key, secret) = credentials(&parts.headers).map_err(ApiError::unauthorized)?;
         let found = state
-            .engine
-            .store
-            .readers
-            .active_api_key(key)
+            .keys
+            .lookup(&state.engine.store.readers, &key)
             .await
             .map_err(|e| {
                 tracing::error!(error = %e, "cannot look up an API key");

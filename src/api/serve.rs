@@ -11,6 +11,9 @@ use std::sync::Arc;
 use tokio::net::{TcpListener, UnixListener};
 use tokio_util::sync::CancellationToken;
 
+/// How long requests in progress may take to finish after the stop.
+const DRAIN: std::time::Duration = std::time::Duration::from_secs(5);
+
 pub struct Listeners {
     pub tcp: Vec<TcpListener>,
     pub unix: Option<(UnixListener, PathBuf)>,
@@ -70,6 +73,7 @@ pub async fn serve(
                 .await
         });
     }
+    let unix_path = listeners.unix.as_ref().map(|(_, p)| p.clone());
     if let Some((listener, path)) = listeners.unix {
         let app = router(state.clone(), Transport::Unix);
         let stop = stop.clone();
@@ -81,9 +85,36 @@ pub async fn serve(
             served
         });
     }
-    while let Some(done) = servers.join_next().await {
-        done.context("a listener task failed")?
-            .context("a listener failed")?;
+    // Until stop, a listener ending is an error; after it, the listeners finish the requests
+    // they have, but a client that never completes its request must not hold the daemon up.
+    tokio::select! {
+        done = servers.join_next() => {
+            if let Some(done) = done {
+                done.context("a listener task failed")?.context("a listener failed")?;
+            }
+        }
+        () = stop.cancelled() => {}
     }
-    Ok(())
+    let drained = tokio::time::timeout(DRAIN, async {
+        while let Some(done) = servers.join_next().await {
+            done.context("a listener task failed")?
+                .context("a listener failed")?;
+        }
+        anyhow::Ok(())
+    })
+    .await;
+    match drained {
+        Ok(result) => result,
+        Err(_) => {
+            tracing::warn!(
+                "some HTTP connections were still open {} s after the stop; closing them",
+                DRAIN.as_secs()
+            );
+            servers.abort_all();
+            if let Some(path) = unix_path {
+                let _ = std::fs::remove_file(path);
+            }
+            Ok(())
+        }
+    }
 }

@@ -81,7 +81,9 @@ impl WriteTx<'_> {
         by_id(self.conn, id)
     }
 
-    /// The newest verification of a recipient in an app, whatever its status.
+    /// The verification a verify by recipient checks: the pending one if there is one, else
+    /// the newest (so an ended one answers with its status rather than 404). `rowid` breaks
+    /// ties between sends of the same millisecond.
     pub fn latest_for(
         &self,
         appid: &str,
@@ -91,7 +93,7 @@ impl WriteTx<'_> {
             self.conn,
             &format!(
                 "SELECT {COLUMNS} FROM verification WHERE appid = ?1 AND recipient = ?2 \
-                 ORDER BY created_at DESC LIMIT 1"
+                 ORDER BY status = 'pending' DESC, created_at DESC, rowid DESC LIMIT 1"
             ),
             [appid, recipient],
         )

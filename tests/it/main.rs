@@ -1,0 +1,25 @@
+//! Integration tests of otpd: one binary that drives the real `otpd` executable as a child
+//! process, over its Unix socket and TCP, and reads its database and logs from outside.
+//!
+//! - [`support`]: the daemon harness (start, wait for log lines, stop, kill, restart).
+//! - [`client`]: an HTTP/1.1 client and helpers for the simulated handset and problems.
+//! - the other modules hold the tests, one concern each.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+mod auth;
+mod cli;
+mod client;
+mod durability;
+mod errors;
+mod ops;
+mod otp_flow;
+mod races;
+mod resend;
+mod secrets;
+mod support;

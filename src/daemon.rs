@@ -11,6 +11,7 @@
 use crate::api::AppState;
 use crate::api::serve::{Listeners, bind_tcp, bind_unix, serve};
 use crate::channel::sim::{SimChannel, SimPhones};
+use crate::channel::smpp::SmppChannel;
 use crate::channel::{Channel, DeliveryReport};
 use crate::config::{ChannelKind, Config, Synchronous};
 use crate::delivery::Dispatcher;
@@ -112,7 +113,17 @@ pub async fn run(config: Config, data_dir: PathBuf, stop: CancellationToken) -> 
         Arc::new(Randomness::from_os().map_err(|e| anyhow::anyhow!("no OS randomness: {e}"))?);
 
     let (report_tx, report_rx) = mpsc::channel::<DeliveryReport>(8192);
-    let (channels, phones) = build_channels(&config, report_tx, clock.clone())?;
+    // Channels stop after the dispatcher (it may still hand them messages) and before the
+    // report sink (their last receipts must be recorded).
+    let channels_stop = CancellationToken::new();
+    let mut channel_tasks = tokio::task::JoinSet::new();
+    let (channels, phones) = build_channels(
+        &config,
+        report_tx,
+        clock.clone(),
+        &channels_stop,
+        &mut channel_tasks,
+    )?;
     let router = Router::new(
         config
             .channels
@@ -198,6 +209,7 @@ pub async fn run(config: Config, data_dir: PathBuf, stop: CancellationToken) -> 
         Ok(bound) => bound,
         Err(e) => {
             workers.cancel();
+            channels_stop.cancel();
             reports_stop.cancel();
             return Err(e);
         }
@@ -242,6 +254,15 @@ pub async fn run(config: Config, data_dir: PathBuf, stop: CancellationToken) -> 
             "some messages were still in flight at the deadline; they will be sent again at the next start"
         );
     }
+    channels_stop.cancel();
+    if tokio::time::timeout(DRAIN_DEADLINE, async {
+        while channel_tasks.join_next().await.is_some() {}
+    })
+    .await
+    .is_err()
+    {
+        tracing::warn!("a channel did not close in time");
+    }
     reports_stop.cancel();
     let _ = reporting.await;
     let _ = sweeping.await;
@@ -256,6 +277,8 @@ fn build_channels(
     config: &Config,
     reports: mpsc::Sender<DeliveryReport>,
     clock: Arc<dyn Clock>,
+    stop: &CancellationToken,
+    tasks: &mut tokio::task::JoinSet<()>,
 ) -> anyhow::Result<Built> {
     let mut channels: Vec<Arc<dyn Channel>> = Vec::new();
     let mut phones = None;
@@ -272,10 +295,12 @@ fn build_channels(
                     clock.clone(),
                 )));
             }
-            ChannelKind::Smpp(_) => anyhow::bail!(
-                "channel {:?}: kind \"smpp\" is not available in this build of otpd yet",
-                c.name
-            ),
+            ChannelKind::Smpp(smpp) => {
+                let (channel, mut links) =
+                    SmppChannel::start(c.name.clone(), smpp.clone(), reports.clone(), stop.clone());
+                tasks.spawn(async move { while links.join_next().await.is_some() {} });
+                channels.push(Arc::new(channel));
+            }
             ChannelKind::Modem(_) => anyhow::bail!(
                 "channel {:?}: kind \"modem\" is not available in this build of otpd yet",
                 c.name

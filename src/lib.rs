@@ -31,5 +31,6 @@ pub mod daemon;
 pub mod delivery;
 pub mod model;
 pub mod otp;
+pub mod proto;
 pub mod secret;
 pub mod store;

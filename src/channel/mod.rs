@@ -5,6 +5,7 @@
 //! Kinds: `sim` (a simulated handset in the process). SMPP and GSM modems plug in here.
 
 pub mod sim;
+pub mod smpp;
 
 use crate::model::{DeliveryState, Timestamp};
 use crate::secret::Secret;
@@ -71,4 +72,16 @@ pub trait Channel: Send + Sync {
     /// Hands a message to the channel. The future resolves once the channel knows whether
     /// the network took it.
     fn submit(&self, message: Outgoing) -> SubmitFuture;
+}
+
+/// A recipient as logs show it: country code and the last three digits (+2557****678), so a
+/// log can be read without exposing whom codes went to.
+pub fn mask(recipient: &str) -> String {
+    let chars: Vec<char> = recipient.chars().collect();
+    if chars.len() <= 8 {
+        return "*".repeat(chars.len());
+    }
+    let head: String = chars.iter().take(5).collect();
+    let tail: String = chars.iter().skip(chars.len() - 3).collect();
+    format!("{head}****{tail}")
 }

@@ -22,4 +22,5 @@ mod otp_flow;
 mod races;
 mod resend;
 mod secrets;
+mod smpp_interop;
 mod support;

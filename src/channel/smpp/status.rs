@@ -16,9 +16,11 @@ pub enum Verdict {
 
 pub fn verdict(status: u32) -> Verdict {
     match status {
-        0x58 | 0x14 => Verdict::Pause(Duration::from_secs(1)), // ESME_RTHROTTLED, ESME_RMSGQFUL
-        0x0A | 0x0B | 0x0C | 0x33 | 0x34 | 0x42 | 0x43 | 0x44 | 0x45 | 0x48 | 0x49 | 0x50
-        | 0x51 | 0x61 | 0x62 | 0x66 => Verdict::Permanent,
+        // ESME_RTHROTTLED, ESME_RMSGQFUL, ESME_RX_T_APPN (temporary application error)
+        0x58 | 0x14 | 0x64 => Verdict::Pause(Duration::from_secs(1)),
+        // About the destination itself: ESME_RINVDSTADR, ESME_RINVDSTTON, ESME_RINVDSTNPI,
+        // ESME_RX_P_APPN (permanent application error), ESME_RDELIVERYFAILURE.
+        0x0B | 0x50 | 0x51 | 0x65 | 0xFE => Verdict::Permanent,
         _ => Verdict::Failover,
     }
 }
@@ -32,6 +34,8 @@ pub fn name(status: u32) -> String {
         0x03 => "ESME_RINVCMDID",
         0x04 => "ESME_RINVBNDSTS",
         0x05 => "ESME_RALYBND",
+        0x06 => "ESME_RINVPRTFLG",
+        0x07 => "ESME_RINVREGDLVFLG",
         0x08 => "ESME_RSYSERR",
         0x0A => "ESME_RINVSRCADR",
         0x0B => "ESME_RINVDSTADR",
@@ -39,23 +43,38 @@ pub fn name(status: u32) -> String {
         0x0D => "ESME_RBINDFAIL",
         0x0E => "ESME_RINVPASWD",
         0x0F => "ESME_RINVSYSID",
+        0x11 => "ESME_RCANCELFAIL",
+        0x13 => "ESME_RREPLACEFAIL",
         0x14 => "ESME_RMSGQFUL",
         0x15 => "ESME_RINVSERTYP",
         0x33 => "ESME_RINVNUMDESTS",
         0x34 => "ESME_RINVDLNAME",
-        0x42 => "ESME_RINVSRCTON",
-        0x43 => "ESME_RINVSRCNPI",
-        0x44 => "ESME_RINVDSTTON",
-        0x45 => "ESME_RINVDSTNPI",
-        0x48 => "ESME_RINVSYSTYP",
-        0x49 => "ESME_RINVREPFLAG",
-        0x50 => "ESME_RINVESMCLASS",
-        0x51 => "ESME_RCNTSUBDL",
-        0x53 => "ESME_RSUBMITFAIL",
+        0x40 => "ESME_RINVDESTFLAG",
+        0x42 => "ESME_RINVSUBREP",
+        0x43 => "ESME_RINVESMCLASS",
+        0x44 => "ESME_RCNTSUBDL",
+        0x45 => "ESME_RSUBMITFAIL",
+        0x48 => "ESME_RINVSRCTON",
+        0x49 => "ESME_RINVSRCNPI",
+        0x50 => "ESME_RINVDSTTON",
+        0x51 => "ESME_RINVDSTNPI",
+        0x53 => "ESME_RINVSYSTYP",
+        0x54 => "ESME_RINVREPFLAG",
+        0x55 => "ESME_RINVNUMMSGS",
         0x58 => "ESME_RTHROTTLED",
         0x61 => "ESME_RINVSCHED",
         0x62 => "ESME_RINVEXPIRY",
-        0x66 => "ESME_RX_P_APPN",
+        0x63 => "ESME_RINVDFTMSGID",
+        0x64 => "ESME_RX_T_APPN",
+        0x65 => "ESME_RX_P_APPN",
+        0x66 => "ESME_RX_R_APPN",
+        0x67 => "ESME_RQUERYFAIL",
+        0xC0 => "ESME_RINVOPTPARSTREAM",
+        0xC1 => "ESME_ROPTPARNOTALLWD",
+        0xC2 => "ESME_RINVPARLEN",
+        0xC3 => "ESME_RMISSINGOPTPARAM",
+        0xC4 => "ESME_RINVOPTPARAMVAL",
+        0xFE => "ESME_RDELIVERYFAILURE",
         0xFF => "ESME_RUNKNOWNERR",
         _ => "",
     };
@@ -76,6 +95,8 @@ mod tests {
         assert_eq!(verdict(0x14), Verdict::Pause(Duration::from_secs(1)));
         assert_eq!(verdict(0x0B), Verdict::Permanent);
         assert_eq!(verdict(0x08), Verdict::Failover);
+        assert_eq!(verdict(0x45), Verdict::Failover);
+        assert_eq!(verdict(0x51), Verdict::Permanent);
         assert_eq!(verdict(0x04), Verdict::Failover);
     }
 

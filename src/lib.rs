@@ -33,4 +33,5 @@ pub mod model;
 pub mod otp;
 pub mod proto;
 pub mod secret;
+pub mod smsc_sim;
 pub mod store;

@@ -71,6 +71,9 @@ enum Command {
     },
     /// Validate a config file: exit 0 when valid, else name the file, line and key.
     CheckConfig { file: PathBuf },
+    /// An SMSC simulator (SMPP 3.4 server) for loopback tests and benchmarks, with fault
+    /// injection.
+    SmscSim(crate::smsc_sim::SimArgs),
 }
 
 /// Runs the command line; returns the process exit code.
@@ -127,6 +130,11 @@ pub fn main() -> anyhow::Result<i32> {
             )
         }
         Command::Key { action } => keys::run(action),
+        Command::SmscSim(args) => {
+            init_logs(LogFormat::Text);
+            runtime()?.block_on(crate::smsc_sim::run(args))?;
+            Ok(0)
+        }
         Command::CheckConfig { file } => match Config::load(&file) {
             Ok(_) => {
                 println!("{}: ok", file.display());

@@ -130,3 +130,6 @@ impl Channel for SmppChannel {
         })
     }
 }
+
+#[cfg(test)]
+mod tests;

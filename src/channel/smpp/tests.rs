@@ -1,0 +1,239 @@
+//! The SMPP channel against `otpd smsc-sim`, in process, one test per fault the simulator
+//! can inject. Real time, short timeouts; every wait has a deadline.
+
+use super::SmppChannel;
+use crate::channel::{Channel, DeliveryReport, LinkState, Outgoing, SubmitOutcome};
+use crate::config::{ChannelKind, Config, SmppConfig};
+use crate::model::DeliveryState;
+use crate::secret::Secret;
+use crate::smsc_sim::{SimArgs, SmscSim};
+use clap::Parser;
+use std::time::Duration;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+const DEADLINE: Duration = Duration::from_secs(20);
+
+#[derive(Parser)]
+struct Wrap {
+    #[command(flatten)]
+    args: SimArgs,
+}
+
+async fn sim(flags: &[&str]) -> SmscSim {
+    let mut argv = vec![
+        "smsc-sim",
+        "--listen",
+        "127.0.0.1:0",
+        "--system-id",
+        "otpd",
+        "--password",
+        "pw",
+    ];
+    argv.extend_from_slice(flags);
+    SmscSim::start(Wrap::parse_from(argv).args).await.unwrap()
+}
+
+fn config(port: u16, extra: &str) -> SmppConfig {
+    let text = format!(
+        "[[channel]]\nname = \"op\"\nkind = \"smpp\"\nhost = \"127.0.0.1\"\nport = {port}\n\
+         system_id = \"otpd\"\npassword = \"pw\"\nsource_addr = \"MyApp\"\nsubmit_timeout = \"2s\"\n{extra}"
+    );
+    let config = Config::parse(&text, std::path::Path::new("test.toml")).unwrap();
+    match config.channels.into_iter().next().unwrap().kind {
+        ChannelKind::Smpp(c) => c,
+        _ => unreachable!(),
+    }
+}
+
+struct Harness {
+    channel: SmppChannel,
+    reports: mpsc::Receiver<DeliveryReport>,
+    stop: CancellationToken,
+    tasks: tokio::task::JoinSet<()>,
+}
+
+impl Harness {
+    fn start(config: SmppConfig) -> Harness {
+        let (tx, reports) = mpsc::channel(1024);
+        let stop = CancellationToken::new();
+        let (channel, tasks) = SmppChannel::start("op".into(), config, tx, stop.clone());
+        Harness {
+            channel,
+            reports,
+            stop,
+            tasks,
+        }
+    }
+
+    async fn until_up(&self) {
+        tokio::time::timeout(DEADLINE, async {
+            while self.channel.health().state != LinkState::Up {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        })
+        .await
+        .unwrap();
+    }
+
+    async fn send(&self, to: &str) -> SubmitOutcome {
+        let message = Outgoing {
+            verification_id: "v".into(),
+            recipient: to.into(),
+            sender: None,
+            text: Secret::new("Your otpd code is 123456. It expires in 5 min.".into()),
+            validity: Duration::from_secs(300),
+        };
+        tokio::time::timeout(DEADLINE, self.channel.submit(message))
+            .await
+            .unwrap()
+    }
+
+    async fn report(&mut self) -> DeliveryReport {
+        tokio::time::timeout(DEADLINE, self.reports.recv())
+            .await
+            .unwrap()
+            .unwrap()
+    }
+
+    async fn stop(mut self) {
+        self.stop.cancel();
+        tokio::time::timeout(DEADLINE, async {
+            while self.tasks.join_next().await.is_some() {}
+        })
+        .await
+        .unwrap();
+    }
+}
+
+fn accepted(outcome: &SubmitOutcome) -> String {
+    match outcome {
+        SubmitOutcome::Accepted { message_id } => message_id.clone(),
+        other => panic!("not accepted: {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn submit_receipt_and_unbind() {
+    let sim = sim(&["--receipt-id-format", "decimal"]).await;
+    let mut h = Harness::start(config(sim.local_addr().port(), ""));
+    h.until_up().await;
+    let id = accepted(&h.send("+255712345678").await);
+    let report = h.report().await;
+    // The receipt names the id in decimal; normalised, it matches the hex of submit_sm_resp.
+    assert_eq!(
+        (report.message_id.as_str(), report.state),
+        (id.as_str(), DeliveryState::Delivered)
+    );
+    h.stop().await;
+    let stats = sim.stats();
+    assert_eq!(stats.submits_ok, 1);
+    assert_eq!(stats.receipts_acked, 1);
+    sim.stop().await;
+}
+
+#[tokio::test]
+async fn throttling_pauses_and_retries_the_same_message() {
+    let sim = sim(&["--throttle-every", "2"]).await;
+    let h = Harness::start(config(sim.local_addr().port(), ""));
+    h.until_up().await;
+    accepted(&h.send("+255712345678").await);
+    accepted(&h.send("+255712345679").await); // throttled once, then taken
+    assert_eq!(sim.stats().throttled, 1);
+    h.stop().await;
+    sim.stop().await;
+}
+
+#[tokio::test]
+async fn a_permanent_error_rejects_the_message_with_its_status() {
+    let sim = sim(&["--reject-every", "1"]).await;
+    let h = Harness::start(config(sim.local_addr().port(), ""));
+    h.until_up().await;
+    match h.send("+255712345678").await {
+        SubmitOutcome::Reject { state, error } => {
+            assert_eq!(state, DeliveryState::Undelivered);
+            assert!(error.contains("ESME_RINVDSTADR"), "{error}");
+        }
+        other => panic!("{other:?}"),
+    }
+    h.stop().await;
+    sim.stop().await;
+}
+
+#[tokio::test]
+async fn a_dropped_link_is_rebound_and_the_message_resubmitted() {
+    // Each connection dies at its second submit, unanswered.
+    let sim = sim(&["--drop-after", "2"]).await;
+    let h = Harness::start(config(sim.local_addr().port(), ""));
+    h.until_up().await;
+    accepted(&h.send("+255712345678").await);
+    // This one kills the link; after the rebind it is submitted again, as the new link's first.
+    accepted(&h.send("+255712345679").await);
+    assert!(sim.stats().connections >= 2);
+    h.stop().await;
+    sim.stop().await;
+}
+
+#[tokio::test]
+async fn a_stalled_smsc_gives_the_message_back() {
+    let sim = sim(&["--stall-after", "0"]).await;
+    let h = Harness::start(config(sim.local_addr().port(), ""));
+    h.until_up().await;
+    match h.send("+255712345678").await {
+        SubmitOutcome::Retry { .. } => {}
+        other => panic!("{other:?}"),
+    }
+    h.stop().await;
+    sim.stop().await;
+}
+
+#[tokio::test]
+async fn garbage_from_the_smsc_does_not_drop_the_link() {
+    let sim = sim(&["--garbage-every", "1"]).await;
+    let h = Harness::start(config(sim.local_addr().port(), ""));
+    h.until_up().await;
+    accepted(&h.send("+255712345678").await);
+    accepted(&h.send("+255712345679").await);
+    assert_eq!(sim.stats().connections, 1);
+    h.stop().await;
+    sim.stop().await;
+}
+
+#[tokio::test]
+async fn a_refused_bind_puts_the_channel_down_with_the_reason() {
+    let sim = sim(&["--refuse-binds"]).await;
+    let h = Harness::start(config(sim.local_addr().port(), ""));
+    tokio::time::timeout(DEADLINE, async {
+        loop {
+            let health = h.channel.health();
+            if health.state == LinkState::Down {
+                assert!(
+                    health
+                        .last_error
+                        .unwrap_or_default()
+                        .contains("ESME_RBINDFAIL")
+                );
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await
+    .unwrap();
+    h.stop().await;
+    sim.stop().await;
+}
+
+#[tokio::test]
+async fn transmitter_and_receiver_binds_carry_submits_and_receipts() {
+    let sim = sim(&[]).await;
+    let mut h = Harness::start(config(
+        sim.local_addr().port(),
+        "bind = \"transmitter_receiver\"\n",
+    ));
+    h.until_up().await;
+    let id = accepted(&h.send("+255712345678").await);
+    assert_eq!(h.report().await.message_id, id);
+    h.stop().await;
+    sim.stop().await;
+}

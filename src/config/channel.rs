@@ -53,11 +53,20 @@ pub struct SmppConfig {
     pub source_addr: Option<String>,
     pub bind: BindMode,
     pub tls: bool,
+    /// How long texts are split: UDH in the message (default) or SAR TLVs.
+    pub concatenation: Concatenation,
     pub window: u32,
     pub max_tps: u32,
     pub enquire_link: Duration,
     pub submit_timeout: Duration,
     pub validity: Option<Duration>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Concatenation {
+    Udh,
+    Sar,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -99,7 +108,7 @@ impl Kind {
             Kind::Sim => "",
             Kind::Smpp => {
                 "host port system_id password password_file system_type source_addr \
-                 bind tls window max_tps enquire_link submit_timeout validity"
+                 bind tls concatenation window max_tps enquire_link submit_timeout validity"
             }
             Kind::Modem => "device baud sim_pin sim_pin_file smsc keepalive",
         };
@@ -126,6 +135,7 @@ pub(super) struct RawChannel {
     source_addr: Option<String>,
     bind: BindMode,
     tls: bool,
+    concatenation: Concatenation,
     #[serde(deserialize_with = "value::int_in::<_, u32, 1, 1000>")]
     window: u32,
     #[serde(deserialize_with = "value::int_in::<_, u32, 1, 100_000>")]
@@ -161,6 +171,7 @@ impl Default for RawChannel {
             source_addr: None,
             bind: BindMode::Transceiver,
             tls: false,
+            concatenation: Concatenation::Udh,
             window: 10,
             max_tps: 50,
             enquire_link: Duration::from_secs(30),
@@ -280,6 +291,7 @@ impl RawChannel {
                 source_addr: self.source_addr,
                 bind: self.bind,
                 tls: self.tls,
+                concatenation: self.concatenation,
                 window: self.window,
                 max_tps: self.max_tps,
                 enquire_link: self.enquire_link,

@@ -22,7 +22,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-pub use channel::{BindMode, ChannelConfig, ChannelKind, ModemConfig, SmppConfig};
+pub use channel::{BindMode, ChannelConfig, ChannelKind, Concatenation, ModemConfig, SmppConfig};
 pub use locate::ConfigError;
 use locate::Locator;
 pub use secret::Secret;

@@ -21,7 +21,8 @@ use crate::config::SmppConfig;
 use crate::model::{Clock, SystemClock};
 use crate::proto::smpp::text::{self, Concatenation, Part};
 use crate::proto::smpp::{
-    BindKind, Event, Session, SessionConfig, State, Submit, SubmitError, relative_validity,
+    BindKind, Event, OptionalTlv, Session, SessionConfig, State, Submit, SubmitError,
+    relative_validity,
 };
 use bytes::BytesMut;
 use std::collections::{HashMap, VecDeque};
@@ -300,7 +301,10 @@ impl Link {
 
     /// Takes a message from the dispatcher: splits it into parts and queues it.
     fn accept(&mut self, request: Request, now: Instant) {
-        let concat = Concatenation::Udh;
+        let concat = match self.config.concatenation {
+            crate::config::Concatenation::Udh => Concatenation::Udh,
+            crate::config::Concatenation::Sar => Concatenation::Sar,
+        };
         self.reference = self.reference.wrapping_add(1);
         let parts = text::split(request.message.text.expose(), concat, self.reference);
         let key = self.next_key;
@@ -356,7 +360,16 @@ impl Link {
                 data_coding: part.data_coding,
                 esm_class: if part.esm_class_udhi { 0x40 } else { 0 },
                 short_message: part.short_message.clone(),
-                tlvs: Vec::new(),
+                tlvs: part
+                    .sar
+                    .map(|(reference, total, seq)| {
+                        vec![
+                            OptionalTlv::SarMsgRefNum(reference),
+                            OptionalTlv::SarTotalSegments(total),
+                            OptionalTlv::SarSegmentSeqnum(seq),
+                        ]
+                    })
+                    .unwrap_or_default(),
             };
             match session.submit(submit, now.into_std()) {
                 Ok(_) => {

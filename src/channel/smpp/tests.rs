@@ -77,11 +77,16 @@ impl Harness {
     }
 
     async fn send(&self, to: &str) -> SubmitOutcome {
+        self.send_text(to, "Your otpd code is 123456. It expires in 5 min.")
+            .await
+    }
+
+    async fn send_text(&self, to: &str, text: &str) -> SubmitOutcome {
         let message = Outgoing {
             verification_id: "v".into(),
             recipient: to.into(),
             sender: None,
-            text: Secret::new("Your otpd code is 123456. It expires in 5 min.".into()),
+            text: Secret::new(text.into()),
             validity: Duration::from_secs(300),
         };
         tokio::time::timeout(DEADLINE, self.channel.submit(message))
@@ -236,4 +241,30 @@ async fn transmitter_and_receiver_binds_carry_submits_and_receipts() {
     assert_eq!(h.report().await.message_id, id);
     h.stop().await;
     sim.stop().await;
+}
+
+#[tokio::test]
+async fn long_and_unicode_texts_are_split_with_udh_or_sar() {
+    let long = "Your otpd code is 123456. ".repeat(8); // 208 GSM-7 characters: two parts
+    for (extra, udh) in [("", true), ("concatenation = \"sar\"\n", false)] {
+        let sim = sim(&[]).await;
+        let h = Harness::start(config(sim.local_addr().port(), extra));
+        h.until_up().await;
+        accepted(&h.send_text("+255712345678", &long).await);
+        accepted(
+            &h.send_text("+255712345679", "Msimbo wako ni 123456 ✓")
+                .await,
+        );
+        let messages = sim.stats().messages;
+        assert_eq!(messages.len(), 3, "{extra}");
+        for (dest, body, coding) in &messages[..2] {
+            assert_eq!((dest.as_str(), *coding), ("255712345678", 0));
+            assert_eq!(body.starts_with(&[0x05, 0x00, 0x03]), udh, "{body:?}");
+        }
+        let (_, body, coding) = &messages[2];
+        assert_eq!(*coding, 8, "✓ is not in GSM-7: UCS-2");
+        assert_eq!(body.len(), 2 * "Msimbo wako ni 123456 ✓".chars().count());
+        h.stop().await;
+        sim.stop().await;
+    }
 }

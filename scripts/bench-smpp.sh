@@ -1,0 +1,81 @@
+#!/usr/bin/env bash
+# End-to-end OTPs per second over SMPP: API send → submit_sm → receipt → "delivered", against
+# `otpd smsc-sim` on loopback, at window 1, 10 and 100. Prints delivered/s and otpd's CPU per
+# delivered OTP for each window.
+#
+#   scripts/bench-smpp.sh [SECONDS] [CONNECTIONS] [WINDOWS...]     e.g. scripts/bench-smpp.sh 5 32 1 10 100
+#   OTPD_BENCH_MAX_TPS=1000 scripts/bench-smpp.sh 4 8 10          the link held to max_tps
+set -euo pipefail
+seconds=${1:-5}
+connections=${2:-32}
+shift $(( $# > 2 ? 2 : $# )) || true
+windows=("$@")
+[ ${#windows[@]} -gt 0 ] || windows=(1 10 100)
+api_port=${OTPD_BENCH_PORT:-18810}
+smsc_port=${OTPD_BENCH_SMSC_PORT:-18775}
+cd "$(dirname "$0")/.."
+
+cargo build --release --quiet --bin otpd --example bench
+otpd=target/release/otpd
+dir=$(mktemp -d)
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$dir"; }
+trap cleanup EXIT
+
+"$otpd" smsc-sim --listen "127.0.0.1:$smsc_port" --system-id otpd --password pw 2> "$dir/smsc.log" &
+pids+=($!)
+until grep -q "listening" "$dir/smsc.log" 2>/dev/null; do sleep 0.01; done
+
+ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+echo "machine: $(nproc) cores, $(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -1); load generator, otpd and smsc-sim share them"
+for window in "${windows[@]}"; do
+  data="$dir/data-$window"
+  cat > "$dir/otpd-$window.toml" <<TOML
+data_dir = "$data"
+[api]
+listen = ["127.0.0.1:$api_port"]
+[[channel]]
+name = "smsc"
+kind = "smpp"
+host = "127.0.0.1"
+port = $smsc_port
+system_id = "otpd"
+password = "pw"
+source_addr = "Bench"
+window = $window
+max_tps = ${OTPD_BENCH_MAX_TPS:-100000}
+TOML
+  "$otpd" serve --config "$dir/otpd-$window.toml" 2> "$dir/otpd-$window.log" &
+  pid=$!
+  until grep -q "SMPP link bound" "$dir/otpd-$window.log" 2>/dev/null; do
+    kill -0 "$pid" 2>/dev/null || { cat "$dir/otpd-$window.log"; exit 1; }
+    sleep 0.01
+  done
+  key=$("$otpd" key create --config "$dir/otpd-$window.toml" --appid bench)
+  export OTPD_BENCH_KEY=$(echo "$key" | sed -n 's/.*"api_key": "\(.*\)".*/\1/p')
+  export OTPD_BENCH_SECRET=$(echo "$key" | sed -n 's/.*"api_secret": "\(.*\)".*/\1/p')
+  before=$(ticks "$pid")
+  target/release/examples/bench --url "http://127.0.0.1:$api_port" --connections "$connections" \
+    --seconds "$seconds" --phase send | grep "^send:" | sed "s/^/window $window: /"
+  # Wait until every accepted send has its receipt (or 60 s).
+  python3 - "$data/otpd.db" "$pid" "$before" "$window" <<'PY'
+import sqlite3, sys, time, os
+db, pid, before, window = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
+con = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+deadline = time.time() + 60
+while True:
+    total, delivered = con.execute("SELECT count(*), count(*) FILTER (WHERE delivery_state = 'delivered') FROM verification").fetchone()
+    if delivered == total or time.time() > deadline:
+        break
+    time.sleep(0.2)
+first, last = con.execute("SELECT min(created_at), max(delivered_at) FROM verification").fetchone()
+with open(f"/proc/{pid}/stat") as f:
+    fields = f.read().rsplit(")", 1)[1].split()
+after = int(fields[11]) + int(fields[12])
+hz = os.sysconf("SC_CLK_TCK")
+span = max((last or first) - first, 1) / 1000
+cpu_us = (after - before) / hz * 1e6 / max(delivered, 1)
+print(f"window {window}: {delivered} of {total} delivered in {span:.2f} s = {delivered / span:.0f} delivered OTPs/s end to end; otpd CPU {cpu_us:.0f} µs per delivered OTP")
+PY
+  kill "$pid"; wait "$pid" 2>/dev/null || true
+done

@@ -129,3 +129,113 @@ impl ReportSink {
             .map_err(|e| (e, copy))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Delivery, Status, SystemClock, Timestamp, Verification};
+    use crate::store::Durability;
+
+    fn verification(id: &str, now: Timestamp) -> Verification {
+        Verification {
+            id: id.into(),
+            appid: "default".into(),
+            recipient: "+255712345678".into(),
+            status: Status::Pending,
+            channel_request: None,
+            sender: None,
+            code_length: 6,
+            ttl_ms: 300_000,
+            code_hash: None,
+            created_at: now,
+            expires_at: Timestamp(now.0 + 300_000),
+            last_send_at: now,
+            verified_at: None,
+            attempts: 0,
+            max_attempts: 5,
+            sends: 1,
+            delivery: Delivery {
+                state: DeliveryState::Queued,
+                channel: None,
+                message_id: None,
+                submitted_at: None,
+                delivered_at: None,
+                error: None,
+            },
+        }
+    }
+
+    #[tokio::test]
+    async fn a_receipt_that_overtakes_its_submit_record_is_held_and_matched() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("t.db"), Durability::Normal).unwrap();
+        let now = SystemClock.now();
+        let v = verification("v1", now);
+        store
+            .writer
+            .run(move |tx| tx.insert_verification(&v))
+            .await
+            .unwrap();
+
+        let submitted = Arc::new(Notify::new());
+        let sink = ReportSink {
+            store: store.clone(),
+            clock: Arc::new(SystemClock),
+            submitted: submitted.clone(),
+        };
+        // Before its submit is recorded, a receipt matches nothing and comes back unmatched.
+        let early = DeliveryReport {
+            channel: "op".into(),
+            message_id: "a1b".into(),
+            state: DeliveryState::Delivered,
+            error: None,
+            at: now,
+        };
+        let unmatched = sink
+            .apply(vec![early.clone()])
+            .await
+            .map_err(|(e, _)| e)
+            .unwrap();
+        assert_eq!(unmatched, vec![early]);
+        let (tx, rx) = mpsc::channel(8);
+        let stop = CancellationToken::new();
+        let running = tokio::spawn(sink.run(rx, stop.clone()));
+
+        // In the running sink: the receipt first, then the submit record; the held receipt
+        // is applied once the dispatcher says a submit was recorded.
+        let report = DeliveryReport {
+            channel: "op".into(),
+            message_id: "a1b".into(),
+            state: DeliveryState::Delivered,
+            error: None,
+            at: now,
+        };
+        tx.send(report).await.unwrap();
+        let state = || async {
+            let v = store
+                .readers
+                .verification("v1".into())
+                .await
+                .unwrap()
+                .unwrap();
+            v.delivery.state
+        };
+        // Its submit is recorded afterwards, and the dispatcher says so.
+        store
+            .writer
+            .run(move |tx| tx.record_submitted("v1", "op", "a1b", now))
+            .await
+            .unwrap();
+        submitted.notify_one();
+        tokio::time::timeout(Duration::from_secs(10), async {
+            while state().await != DeliveryState::Delivered {
+                submitted.notify_one();
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        })
+        .await
+        .unwrap();
+        stop.cancel();
+        running.await.unwrap();
+    }
+}

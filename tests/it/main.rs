@@ -17,6 +17,7 @@ mod cli;
 mod client;
 mod durability;
 mod errors;
+mod failover;
 mod ops;
 mod otp_flow;
 mod races;

@@ -53,6 +53,8 @@ pub struct SmppConfig {
     pub source_addr: Option<String>,
     pub bind: BindMode,
     pub tls: bool,
+    /// PEM file of the CA that signed the SMSC's certificate, when it is not a public one.
+    pub tls_ca_file: Option<PathBuf>,
     /// How long texts are split: UDH in the message (default) or SAR TLVs.
     pub concatenation: Concatenation,
     pub window: u32,
@@ -108,7 +110,7 @@ impl Kind {
             Kind::Sim => "",
             Kind::Smpp => {
                 "host port system_id password password_file system_type source_addr \
-                 bind tls concatenation window max_tps enquire_link submit_timeout validity"
+                 bind tls tls_ca_file concatenation window max_tps enquire_link submit_timeout validity"
             }
             Kind::Modem => "device baud sim_pin sim_pin_file smsc keepalive",
         };
@@ -135,6 +137,7 @@ pub(super) struct RawChannel {
     source_addr: Option<String>,
     bind: BindMode,
     tls: bool,
+    tls_ca_file: Option<PathBuf>,
     concatenation: Concatenation,
     #[serde(deserialize_with = "value::int_in::<_, u32, 1, 1000>")]
     window: u32,
@@ -171,6 +174,7 @@ impl Default for RawChannel {
             source_addr: None,
             bind: BindMode::Transceiver,
             tls: false,
+            tls_ca_file: None,
             concatenation: Concatenation::Udh,
             window: 10,
             max_tps: 50,
@@ -291,6 +295,7 @@ impl RawChannel {
                 source_addr: self.source_addr,
                 bind: self.bind,
                 tls: self.tls,
+                tls_ca_file: self.tls_ca_file,
                 concatenation: self.concatenation,
                 window: self.window,
                 max_tps: self.max_tps,

@@ -159,7 +159,7 @@ impl Link {
             .map_err(|e| format!("cannot connect to {address}: {e}"))?;
         let _ = tcp.set_nodelay(true);
         if self.config.tls {
-            super::io::tls(tcp, &self.config.host).await
+            super::io::tls(tcp, &self.config.host, self.config.tls_ca_file.as_deref()).await
         } else {
             Ok(Box::new(tcp))
         }

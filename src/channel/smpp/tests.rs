@@ -268,3 +268,58 @@ async fn long_and_unicode_texts_are_split_with_udh_or_sar() {
         sim.stop().await;
     }
 }
+
+/// A TLS terminator in front of smsc-sim, with a self-signed certificate for "localhost";
+/// returns its port and the CA (the certificate itself) as PEM.
+async fn tls_front(backend: std::net::SocketAddr) -> (u16, String) {
+    use rustls::pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer};
+    let key = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).unwrap();
+    let pem = key.cert.pem();
+    let config = rustls::ServerConfig::builder_with_provider(std::sync::Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_no_client_auth()
+    .with_single_cert(
+        vec![key.cert.der().clone()],
+        PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.signing_key.serialize_der())),
+    )
+    .unwrap();
+    let acceptor = tokio_rustls::TlsAcceptor::from(std::sync::Arc::new(config));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        while let Ok((tcp, _)) = listener.accept().await {
+            let acceptor = acceptor.clone();
+            tokio::spawn(async move {
+                let Ok(mut tls) = acceptor.accept(tcp).await else {
+                    return;
+                };
+                let Ok(mut plain) = tokio::net::TcpStream::connect(backend).await else {
+                    return;
+                };
+                let _ = tokio::io::copy_bidirectional(&mut tls, &mut plain).await;
+            });
+        }
+    });
+    (port, pem)
+}
+
+#[tokio::test]
+async fn tls_links_bind_submit_and_receive_receipts() {
+    let sim = sim(&[]).await;
+    let (port, ca) = tls_front(sim.local_addr()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let ca_file = dir.path().join("ca.pem");
+    std::fs::write(&ca_file, ca).unwrap();
+    let mut config = config(port, "tls = true\n");
+    config.host = "localhost".into();
+    config.tls_ca_file = Some(ca_file);
+    let mut h = Harness::start(config);
+    h.until_up().await;
+    let id = accepted(&h.send("+255712345678").await);
+    assert_eq!(h.report().await.message_id, id);
+    h.stop().await;
+    sim.stop().await;
+}

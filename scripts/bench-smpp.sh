@@ -5,6 +5,9 @@
 #
 #   scripts/bench-smpp.sh [SECONDS] [CONNECTIONS] [WINDOWS...]     e.g. scripts/bench-smpp.sh 5 32 1 10 100
 #   OTPD_BENCH_MAX_TPS=1000 scripts/bench-smpp.sh 4 8 10          the link held to max_tps
+#   OTPD_BENCH_RTT=20ms scripts/bench-smpp.sh 4 8 1 10 100        link use: smsc-sim answers each
+#       submit_sm after 20 ms; prints delivered/s while the outbox is full, against
+#       min(window / round trip, max_tps)
 set -euo pipefail
 seconds=${1:-5}
 connections=${2:-32}
@@ -22,7 +25,10 @@ pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$dir"; }
 trap cleanup EXIT
 
-"$otpd" smsc-sim --listen "127.0.0.1:$smsc_port" --system-id otpd --password pw 2> "$dir/smsc.log" &
+rtt=${OTPD_BENCH_RTT:-}
+stall=()
+[ -n "$rtt" ] && stall=(--stall "$rtt")
+"$otpd" smsc-sim --listen "127.0.0.1:$smsc_port" --system-id otpd --password pw "${stall[@]}" 2> "$dir/smsc.log" &
 pids+=($!)
 until grep -q "listening" "$dir/smsc.log" 2>/dev/null; do sleep 0.01; done
 
@@ -58,10 +64,26 @@ TOML
   target/release/examples/bench --url "http://127.0.0.1:$api_port" --connections "$connections" \
     --seconds "$seconds" --phase send | grep "^send:" | sed "s/^/window $window: /"
   # Wait until every accepted send has its receipt (or 60 s).
-  python3 - "$data/otpd.db" "$pid" "$before" "$window" <<'PY'
+  python3 - "$data/otpd.db" "$pid" "$before" "$window" "$rtt" "${OTPD_BENCH_MAX_TPS:-100000}" "$seconds" <<'PY'
 import sqlite3, sys, time, os
 db, pid, before, window = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
+rtt, max_tps, seconds = sys.argv[5], int(sys.argv[6]), float(sys.argv[7])
 con = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+if rtt:
+    # Link use: the sends filled the outbox far beyond what the link can carry, so count what
+    # was delivered in a window that starts 1 s in (the link warmed up) and lasts `seconds`.
+    rtt_s = float(rtt.rstrip("ms")) / 1000 if rtt.endswith("ms") else float(rtt.rstrip("s"))
+    first = con.execute("SELECT min(created_at) FROM verification").fetchone()[0]
+    start, end = first + 1000, first + 1000 + seconds * 1000
+    while time.time() * 1000 < end + 500:
+        time.sleep(0.1)
+    count = lambda col: con.execute(f"SELECT count(*) FROM verification WHERE {col} > ? AND {col} <= ?", (start, end)).fetchone()[0]
+    bound = min(int(window) / rtt_s, max_tps)
+    rate = count("submitted_at") / seconds
+    print(f"window {window}: round trip {rtt}: {rate:.0f} submits/s accepted with the outbox full "
+          f"({count('delivered_at') / seconds:.0f} receipts/s recorded); "
+          f"min(window / round trip, max_tps) = {bound:.0f}/s; link use {100 * rate / bound:.0f}%")
+    sys.exit(0)
 deadline = time.time() + 60
 while True:
     total, delivered = con.execute("SELECT count(*), count(*) FILTER (WHERE delivery_state = 'delivered') FROM verification").fetchone()

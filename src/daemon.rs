@@ -158,7 +158,7 @@ pub async fn run(config: Config, data_dir: PathBuf, stop: CancellationToken) -> 
     );
     let pepper = Arc::new(pepper);
     let wake = Arc::new(Notify::new());
-    let submitted = Arc::new(Notify::new());
+    let (submitted, named_submits) = mpsc::channel(16_384);
     let engine = Arc::new(Engine {
         store: store.clone(),
         pepper: pepper.clone(),
@@ -179,7 +179,7 @@ pub async fn run(config: Config, data_dir: PathBuf, stop: CancellationToken) -> 
         apps,
         clock: clock.clone(),
         wake,
-        submitted: submitted.clone(),
+        submitted,
     });
 
     let workers = CancellationToken::new();
@@ -187,11 +187,10 @@ pub async fn run(config: Config, data_dir: PathBuf, stop: CancellationToken) -> 
     let reports = ReportSink {
         store: store.clone(),
         clock: clock.clone(),
-        submitted,
     };
     // Reports stop after the dispatcher, so the reports of its last submits are recorded.
     let reports_stop = CancellationToken::new();
-    let reporting = tokio::spawn(reports.run(report_rx, reports_stop.clone()));
+    let reporting = tokio::spawn(reports.run(report_rx, named_submits, reports_stop.clone()));
     let sweeping = tokio::spawn(
         Sweeper {
             store: store.clone(),

@@ -60,8 +60,8 @@ pub struct Dispatcher {
     pub clock: Arc<dyn Clock>,
     /// Woken when the outbox may have something due (a send, a resend, a reschedule).
     pub wake: Arc<Notify>,
-    /// Woken when a submit is recorded, so held reports are tried again.
-    pub submitted: Arc<Notify>,
+    /// Told of every submit it records, so a report that came first is applied then.
+    pub submitted: tokio::sync::mpsc::Sender<super::reports::Submitted>,
 }
 
 /// A claimed message with its code, ready for a channel.
@@ -285,7 +285,10 @@ impl Dispatcher {
         }
         let name = chan.name().to_string();
         let now = self.clock.now();
-        let accepted = matches!(outcome, SubmitOutcome::Accepted { .. });
+        let accepted = match &outcome {
+            SubmitOutcome::Accepted { message_id } => Some((name.clone(), message_id.clone())),
+            _ => None,
+        };
         let recorded = self
             .store
             .writer
@@ -295,10 +298,12 @@ impl Dispatcher {
             // The lease runs out and the message is sent again with a fresh code.
             tracing::error!(error = %e, "cannot record the outcome of a submit");
         }
-        if accepted {
-            self.submitted.notify_one();
-        } else {
-            self.wake.notify_one();
+        match accepted {
+            // A full queue only delays a held report until the sink's next sweep.
+            Some(named) => {
+                let _ = self.submitted.try_send(named);
+            }
+            None => self.wake.notify_one(),
         }
     }
 }

@@ -1,14 +1,17 @@
 //! Delivery reports: applied to the message they name. A report can overtake the record of
-//! its own submit (the channel answers, the network reports, and only then does our write of
-//! "submitted" land), so a report that matches nothing is held and tried again after each
-//! recorded submit, for [`HOLD`], before it is dropped with a log line.
+//! its own submit (the SMSC sends the receipt before our write of "submitted" lands, or even
+//! before its submit_sm_resp), so a report that matches nothing is held, keyed by channel and
+//! message id. The dispatcher names every submit it records; a held report with that name is
+//! applied then. Held reports are also retried every few seconds, and dropped with a log line
+//! after [`HOLD`].
 
 use crate::channel::DeliveryReport;
 use crate::model::{Clock, DeliveryState};
 use crate::store::{Store, StoreError};
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tokio::sync::{Notify, mpsc};
+use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 /// How long an unmatched report is kept.
@@ -18,53 +21,88 @@ pub const HOLD: Duration = Duration::from_secs(600);
 const HELD_MAX: usize = 10_000;
 /// Reports applied per writer job at most.
 const BATCH: usize = 512;
+/// How often every held report is tried again (for any match the dispatcher did not name).
+const SWEEP: Duration = Duration::from_secs(5);
+
+/// A submit the dispatcher recorded: (channel, message id).
+pub type Submitted = (String, String);
 
 pub struct ReportSink {
     pub store: Store,
     pub clock: Arc<dyn Clock>,
-    /// Woken when a submit is recorded.
-    pub submitted: Arc<Notify>,
+}
+
+/// Unmatched reports by (channel, message id), with when they first arrived.
+type Held = HashMap<(String, String), (DeliveryReport, Instant)>;
+
+fn key(r: &DeliveryReport) -> (String, String) {
+    (r.channel.clone(), r.message_id.clone())
 }
 
 impl ReportSink {
-    pub async fn run(self, mut reports: mpsc::Receiver<DeliveryReport>, stop: CancellationToken) {
-        // Unmatched reports, with when we first saw them (the channel's own time may be off).
-        let mut held: Vec<(DeliveryReport, Instant)> = Vec::new();
+    pub async fn run(
+        self,
+        mut reports: mpsc::Receiver<DeliveryReport>,
+        mut submitted: mpsc::Receiver<Submitted>,
+        stop: CancellationToken,
+    ) {
+        let mut held: Held = HashMap::new();
+        let mut next_sweep = tokio::time::Instant::now() + SWEEP;
         loop {
-            let mut batch = Vec::new();
+            let now = Instant::now();
+            // Each report with when it first arrived.
+            let mut batch: Vec<(DeliveryReport, Instant)> = Vec::new();
             tokio::select! {
                 got = reports.recv() => match got {
-                    Some(r) => batch.push(r),
+                    Some(r) => batch.push((r, now)),
                     None => break,
                 },
-                () = self.submitted.notified(), if !held.is_empty() => {}
-                // Retry now and then even without a submit, so old ones age out.
-                () = tokio::time::sleep(Duration::from_secs(5)), if !held.is_empty() => {}
-                () = stop.cancelled() => {
-                    // The dispatcher has finished: record what already arrived, then stop.
-                    while let Ok(r) = reports.try_recv() {
-                        batch.push(r);
+                Some(first) = submitted.recv() => {
+                    let mut names = vec![first];
+                    while names.len() < BATCH {
+                        match submitted.try_recv() {
+                            Ok(n) => names.push(n),
+                            Err(_) => break,
+                        }
                     }
-                    let _ = self.apply(batch).await;
+                    batch.extend(names.iter().filter_map(|n| held.remove(n)));
+                }
+                () = tokio::time::sleep_until(next_sweep) => {
+                    next_sweep = tokio::time::Instant::now() + SWEEP;
+                    held.retain(|_, (r, at)| {
+                        let fresh = now.duration_since(*at) < HOLD;
+                        if !fresh {
+                            tracing::warn!(channel = %r.channel, message_id = %r.message_id, "dropping a delivery report that matches no message");
+                        }
+                        fresh
+                    });
+                    let retry: Vec<(String, String)> = held.keys().take(BATCH).cloned().collect();
+                    batch.extend(retry.iter().filter_map(|k| held.remove(k)));
+                }
+                () = stop.cancelled() => {
+                    // The dispatcher and the channels have finished: record what arrived.
+                    while let Ok(r) = reports.try_recv() {
+                        batch.push((r, now));
+                    }
+                    let _ = self.apply(batch.into_iter().map(|(r, _)| r).collect()).await;
                     break;
                 }
             }
             while batch.len() < BATCH {
                 match reports.try_recv() {
-                    Ok(r) => batch.push(r),
+                    Ok(r) => batch.push((r, now)),
                     Err(_) => break,
                 }
             }
-            let now = Instant::now();
-            let mut seen: Vec<Instant> = vec![now; batch.len()];
-            // The oldest held reports first, a batch's worth at most per job.
-            let retry = held.len().min(BATCH);
-            for (r, at) in held.drain(..retry) {
-                batch.push(r);
-                seen.push(at);
+            if batch.is_empty() {
+                continue;
             }
-            let outcome = self.apply(batch.clone()).await;
-            let unmatched: Vec<DeliveryReport> = match outcome {
+            let arrived: HashMap<(String, String), Instant> =
+                batch.iter().map(|(r, at)| (key(r), *at)).collect();
+            let unmatched = match self
+                .apply(batch.into_iter().map(|(r, _)| r).collect())
+                .await
+            {
                 Ok(unmatched) => unmatched,
                 Err((e, all)) => {
                     tracing::error!(error = %e, "cannot record delivery reports; will retry");
@@ -72,16 +110,10 @@ impl ReportSink {
                 }
             };
             for r in unmatched {
-                let at = batch
-                    .iter()
-                    .position(|b| *b == r)
-                    .and_then(|i| seen.get(i))
-                    .copied()
-                    .unwrap_or(now);
-                if now.duration_since(at) >= HOLD {
-                    tracing::warn!(channel = %r.channel, message_id = %r.message_id, "dropping a delivery report that matches no message");
-                } else if held.len() < HELD_MAX {
-                    held.push((r, at));
+                let k = key(&r);
+                let at = arrived.get(&k).copied().unwrap_or(now);
+                if held.len() < HELD_MAX || held.contains_key(&k) {
+                    held.insert(k, (r, at));
                 } else {
                     tracing::warn!(channel = %r.channel, message_id = %r.message_id, "too many unmatched delivery reports; dropping one");
                 }
@@ -177,11 +209,10 @@ mod tests {
             .await
             .unwrap();
 
-        let submitted = Arc::new(Notify::new());
+        let (submitted, named) = mpsc::channel(8);
         let sink = ReportSink {
             store: store.clone(),
             clock: Arc::new(SystemClock),
-            submitted: submitted.clone(),
         };
         // Before its submit is recorded, a receipt matches nothing and comes back unmatched.
         let early = DeliveryReport {
@@ -199,7 +230,7 @@ mod tests {
         assert_eq!(unmatched, vec![early]);
         let (tx, rx) = mpsc::channel(8);
         let stop = CancellationToken::new();
-        let running = tokio::spawn(sink.run(rx, stop.clone()));
+        let running = tokio::spawn(sink.run(rx, named, stop.clone()));
 
         // In the running sink: the receipt first, then the submit record; the held receipt
         // is applied once the dispatcher says a submit was recorded.
@@ -226,10 +257,9 @@ mod tests {
             .run(move |tx| tx.record_submitted("v1", "op", "a1b", now))
             .await
             .unwrap();
-        submitted.notify_one();
+        submitted.send(("op".into(), "a1b".into())).await.unwrap();
         tokio::time::timeout(Duration::from_secs(10), async {
             while state().await != DeliveryState::Delivered {
-                submitted.notify_one();
                 tokio::time::sleep(Duration::from_millis(5)).await;
             }
         })

@@ -225,6 +225,8 @@ pub async fn run(config: Config, data_dir: PathBuf, stop: CancellationToken) -> 
         }
     }
     tracing::info!(data_dir = %data_dir.display(), "otpd is ready");
+    crate::systemd::ready();
+    crate::systemd::spawn_watchdog(store.clone(), workers.clone());
 
     let state = Arc::new(AppState {
         engine,
@@ -232,6 +234,11 @@ pub async fn run(config: Config, data_dir: PathBuf, stop: CancellationToken) -> 
         phones,
         max_body: config.api.max_body_bytes,
         keys: Default::default(),
+    });
+    let stopping = stop.clone();
+    tokio::spawn(async move {
+        stopping.cancelled().await;
+        crate::systemd::stopping();
     });
     let served = serve(
         state,
@@ -265,6 +272,10 @@ pub async fn run(config: Config, data_dir: PathBuf, stop: CancellationToken) -> 
     reports_stop.cancel();
     let _ = reporting.await;
     let _ = sweeping.await;
+    // Fold the WAL into the database file, so a copy of otpd.db alone is whole.
+    if let Err(e) = crate::store::checkpoint(&db) {
+        tracing::warn!(error = %e, "final checkpoint failed; the WAL is replayed at the next start");
+    }
     tracing::info!("stopped");
     drop(lock);
     served

@@ -35,3 +35,4 @@ pub mod proto;
 pub mod secret;
 pub mod smsc_sim;
 pub mod store;
+pub mod systemd;

@@ -41,12 +41,22 @@ pub enum KeyAction {
     },
 }
 
+impl Where {
+    /// The data directory these flags name, and the config if one was given.
+    pub fn resolve(&self) -> anyhow::Result<(PathBuf, Option<Config>)> {
+        let config = match &self.config {
+            Some(path) => Some(Config::load(path).map_err(|e| anyhow::anyhow!("{e}"))?),
+            None => None,
+        };
+        Ok((
+            daemon::data_dir(self.data_dir.clone(), config.as_ref()),
+            config,
+        ))
+    }
+}
+
 fn open(place: &Where) -> anyhow::Result<rusqlite::Connection> {
-    let config = match &place.config {
-        Some(path) => Some(Config::load(path).map_err(|e| anyhow::anyhow!("{e}"))?),
-        None => None,
-    };
-    let dir = daemon::data_dir(place.data_dir.clone(), config.as_ref());
+    let (dir, config) = place.resolve()?;
     std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
     let durability = config
         .as_ref()

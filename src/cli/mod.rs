@@ -71,6 +71,13 @@ enum Command {
     },
     /// Validate a config file: exit 0 when valid, else name the file, line and key.
     CheckConfig { file: PathBuf },
+    /// A consistent copy of the database, taken while the daemon runs (the pepper is not in
+    /// it: back that up separately).
+    Backup {
+        file: PathBuf,
+        #[command(flatten)]
+        place: keys::Where,
+    },
     /// An SMSC simulator (SMPP 3.4 server) for loopback tests and benchmarks, with fault
     /// injection.
     SmscSim(crate::smsc_sim::SimArgs),
@@ -133,6 +140,18 @@ pub fn main() -> anyhow::Result<i32> {
         Command::SmscSim(args) => {
             init_logs(LogFormat::Text);
             runtime()?.block_on(crate::smsc_sim::run(args))?;
+            Ok(0)
+        }
+        Command::Backup { file, place } => {
+            let (dir, _) = place.resolve()?;
+            let db = daemon::database_path(&dir);
+            if !db.exists() {
+                anyhow::bail!("there is no database at {}", db.display());
+            }
+            crate::store::backup(&db, &file).with_context(|| {
+                format!("cannot back up {} to {}", db.display(), file.display())
+            })?;
+            println!("{} backed up to {}", db.display(), file.display());
             Ok(0)
         }
         Command::CheckConfig { file } => match Config::load(&file) {

@@ -105,6 +105,50 @@ pub fn open_write_connection(
 /// How much of the database file connections map into memory.
 const MMAP_BYTES: i64 = 256 << 20;
 
+/// Copies everything in the WAL into the database file and empties the WAL. Run at shutdown,
+/// when the writer is idle.
+pub fn checkpoint(path: &Path) -> Result<(), StoreError> {
+    let conn = Connection::open(path)?;
+    conn.busy_timeout(Duration::from_secs(5))?;
+    conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
+    Ok(())
+}
+
+/// A consistent copy of the database at `path` into `dest` (SQLite's online backup API), taken
+/// while the daemon may be writing. Written to a temporary file first, then renamed, so `dest`
+/// is never a partial copy.
+pub fn backup(path: &Path, dest: &Path) -> Result<(), StoreError> {
+    let src = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY)?;
+    src.busy_timeout(Duration::from_secs(5))?;
+    let partial = dest.with_extension("partial");
+    let _ = std::fs::remove_file(&partial);
+    {
+        let mut out = Connection::open(&partial)?;
+        let copy = rusqlite::backup::Backup::new(&src, &mut out)?;
+        // All pages in one step (-1): the copy restarts if the daemon writes between steps,
+        // so small steps could let a busy daemon keep it restarting for ever.
+        loop {
+            match copy.step(-1)? {
+                rusqlite::backup::StepResult::Done => break,
+                // The source is briefly locked (a checkpoint): try again shortly.
+                _ => std::thread::sleep(Duration::from_millis(10)),
+            }
+        }
+        drop(copy);
+        let ok: String = out.query_row("PRAGMA integrity_check", [], |r| r.get(0))?;
+        if ok != "ok" {
+            return Err(StoreError::BadValue {
+                column: "integrity_check",
+                value: ok,
+            });
+        }
+        out.pragma_update(None, "journal_mode", "DELETE")?;
+    }
+    std::fs::rename(&partial, dest)
+        .map_err(|e| StoreError::CommitFailed(format!("cannot write {}: {e}", dest.display())))?;
+    Ok(())
+}
+
 fn open_read_connection(path: &Path) -> Result<Connection, StoreError> {
     let conn = Connection::open_with_flags(
         path,

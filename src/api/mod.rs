@@ -38,6 +38,7 @@ pub fn router(state: Arc<AppState>, transport: Transport) -> axum::Router {
         .route("/otp/status", get(otp_routes::status))
         .route("/healthz", get(ops_routes::healthz))
         .route("/readyz", get(ops_routes::readyz))
+        .route("/metrics", get(ops_routes::metrics))
         .route("/sim/messages", get(ops_routes::sim_messages))
         .fallback(ops_routes::no_route)
         .method_not_allowed_fallback(ops_routes::wrong_method)

@@ -96,6 +96,30 @@ pub async fn sim_messages(
     Ok(axum::Json(serde_json::json!({ "messages": messages })).into_response())
 }
 
+/// Prometheus text format. State gauges are read now.
+pub async fn metrics(State(state): State<Arc<AppState>>) -> Response {
+    let m = &crate::metrics::METRICS;
+    for c in &state.channels {
+        let up = i64::from(c.health().state == LinkState::Up);
+        m.channel_up
+            .get_or_create(&crate::metrics::ChannelLabel {
+                channel: c.name().to_string(),
+            })
+            .set(up);
+    }
+    if let Ok(depth) = state.engine.store.readers.outbox_depth().await {
+        m.outbox_depth.set(depth);
+    }
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        crate::metrics::render(),
+    )
+        .into_response()
+}
+
 pub async fn no_route() -> ApiError {
     ApiError::not_found("no such endpoint")
 }

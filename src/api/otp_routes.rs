@@ -4,6 +4,7 @@ use super::AppState;
 use super::auth::Caller;
 use super::body::Json;
 use super::problem::ApiError;
+use crate::metrics;
 use crate::otp::{DEFAULT_APP, SendRequest, VerifyRequest};
 use crate::secret::Secret;
 use axum::extract::{RawQuery, State};
@@ -73,8 +74,14 @@ pub async fn send(
         ttl_seconds: body.ttl,
         idempotency_key,
     };
-    let reply = state.engine.send(request).await?;
-    Ok((StatusCode::CREATED, axum::Json(reply)).into_response())
+    let started = std::time::Instant::now();
+    let reply = state.engine.send(request).await.map_err(ApiError::from);
+    metrics::observe(&metrics::METRICS.send_seconds, started.elapsed());
+    metrics::count(
+        &metrics::METRICS.sends,
+        reply.as_ref().map_or_else(|e| e.code, |_| "accepted"),
+    );
+    Ok((StatusCode::CREATED, axum::Json(reply?)).into_response())
 }
 
 pub async fn verify(
@@ -88,8 +95,20 @@ pub async fn verify(
         recipient: body.recipient,
         code: Secret::new(body.otp_code),
     };
-    let reply = state.engine.verify(&caller.scope(), request).await?;
-    Ok(axum::Json(reply).into_response())
+    let started = std::time::Instant::now();
+    let reply = state
+        .engine
+        .verify(&caller.scope(), request)
+        .await
+        .map_err(ApiError::from);
+    metrics::observe(&metrics::METRICS.verify_seconds, started.elapsed());
+    let outcome = match &reply {
+        Ok(r) if r.valid => "approved",
+        Ok(r) => r.reason.unwrap_or("invalid"),
+        Err(e) => e.code,
+    };
+    metrics::count(&metrics::METRICS.verifies, outcome);
+    Ok(axum::Json(reply?).into_response())
 }
 
 pub async fn resend(

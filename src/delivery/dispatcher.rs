@@ -325,6 +325,12 @@ fn record(
     if current.sends != sent.sends {
         return Ok(());
     }
+    let event = match &outcome {
+        SubmitOutcome::Accepted { .. } => "submitted",
+        SubmitOutcome::Retry { .. } | SubmitOutcome::Failover { .. } => "channel_error",
+        SubmitOutcome::Reject { state, .. } => state.as_str(),
+    };
+    crate::metrics::delivery(channel, event);
     match outcome {
         SubmitOutcome::Accepted { message_id } => {
             tx.record_submitted(&sent.id, channel, &message_id, now)?;

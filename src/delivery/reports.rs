@@ -141,6 +141,7 @@ impl ReportSink {
                         r.at,
                     )? {
                         Some(id) => {
+                            crate::metrics::delivery(&r.channel, r.state.as_str());
                             let event = match r.state {
                                 DeliveryState::Delivered => Some("delivered"),
                                 DeliveryState::Undelivered

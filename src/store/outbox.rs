@@ -102,3 +102,11 @@ impl WriteTx<'_> {
         Ok(t.map(Timestamp))
     }
 }
+
+impl super::Readers {
+    /// Messages waiting for a channel.
+    pub async fn outbox_depth(&self) -> Result<i64, StoreError> {
+        self.read(|conn| Ok(conn.query_row("SELECT count(*) FROM outbox", [], |r| r.get(0))?))
+            .await
+    }
+}

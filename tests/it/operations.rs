@@ -139,3 +139,37 @@ fn the_systemd_unit_is_rated_2_or_better_by_systemd_analyze() {
         });
     assert!(level <= 2.0, "exposure {level}");
 }
+
+#[tokio::test]
+async fn metrics_count_sends_verifies_and_deliveries_without_a_key() {
+    let daemon = Daemon::start("[api]\nlisten = [\"127.0.0.1:0\"]\n");
+    let c = daemon.unix();
+    let to = recipient();
+    let id = c.send_ok(json!({ "recipient": to })).await;
+    let code = c.wait_code(&to, 1).await;
+    c.wait_status(&id, "delivered", |s| s["delivery"]["state"] == "delivered")
+        .await;
+    assert_eq!(
+        c.verify(&id, &crate::client::wrong(&code)).await.status,
+        200
+    );
+    assert_eq!(c.verify(&id, &code).await.body["valid"], true);
+
+    // On TCP, with no key.
+    let reply = daemon.tcp().get("/metrics").await;
+    assert_eq!(reply.status, 200);
+    let text = &reply.text;
+    for line in [
+        "otpd_sends_total{outcome=\"accepted\"} 1",
+        "otpd_verifies_total{outcome=\"incorrect_code\"} 1",
+        "otpd_verifies_total{outcome=\"approved\"} 1",
+        "otpd_deliveries_total{channel=\"sim\",state=\"submitted\"} 1",
+        "otpd_deliveries_total{channel=\"sim\",state=\"delivered\"} 1",
+        "otpd_channel_up{channel=\"sim\"} 1",
+        "otpd_outbox_depth 0",
+        "otpd_verify_duration_seconds_count 2",
+    ] {
+        assert!(text.lines().any(|l| l == line), "no {line:?} in:\n{text}");
+    }
+    assert!(!text.contains(&code), "a code in the metrics");
+}

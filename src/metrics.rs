@@ -1,0 +1,150 @@
+//! Prometheus metrics (GET /metrics). Process-wide, like the log: the layers count into one
+//! registry without every struct carrying a handle. Gauges that describe state (channels up,
+//! outbox depth) are read when scraped rather than kept up to date.
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+use std::sync::LazyLock;
+use std::time::Duration;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct Outcome {
+    pub outcome: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ChannelState {
+    pub channel: String,
+    pub state: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ChannelLabel {
+    pub channel: String,
+}
+
+pub struct Metrics {
+    registry: Registry,
+    /// API sends by outcome: `accepted` or the error code.
+    pub sends: Family<Outcome, Counter>,
+    /// API verifies by outcome: `approved`, the reason, or the error code.
+    pub verifies: Family<Outcome, Counter>,
+    /// Delivery events by channel and state: `submitted`, `channel_error`, and the states
+    /// receipts report.
+    pub deliveries: Family<ChannelState, Counter>,
+    pub channel_up: Family<ChannelLabel, Gauge>,
+    pub outbox_depth: Gauge,
+    pub send_seconds: Histogram,
+    pub verify_seconds: Histogram,
+}
+
+fn latency() -> Histogram {
+    // 100 µs to about 3 s.
+    Histogram::new(exponential_buckets(0.0001, 2.0, 16))
+}
+
+pub static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
+    let mut registry = Registry::with_prefix("otpd");
+    let m = Metrics {
+        registry: Registry::default(),
+        sends: Family::default(),
+        verifies: Family::default(),
+        deliveries: Family::default(),
+        channel_up: Family::default(),
+        outbox_depth: Gauge::default(),
+        send_seconds: latency(),
+        verify_seconds: latency(),
+    };
+    registry.register(
+        "sends",
+        "OTP sends through the API, by outcome",
+        m.sends.clone(),
+    );
+    registry.register(
+        "verifies",
+        "Verifies through the API, by outcome",
+        m.verifies.clone(),
+    );
+    registry.register(
+        "deliveries",
+        "Delivery events, by channel and state",
+        m.deliveries.clone(),
+    );
+    registry.register(
+        "channel_up",
+        "1 when the channel can take messages",
+        m.channel_up.clone(),
+    );
+    registry.register(
+        "outbox_depth",
+        "Messages waiting for a channel",
+        m.outbox_depth.clone(),
+    );
+    registry.register(
+        "send_duration_seconds",
+        "Time to accept a send",
+        m.send_seconds.clone(),
+    );
+    registry.register(
+        "verify_duration_seconds",
+        "Time to judge a verify",
+        m.verify_seconds.clone(),
+    );
+    Metrics { registry, ..m }
+});
+
+pub fn count(family: &Family<Outcome, Counter>, outcome: &str) {
+    family
+        .get_or_create(&Outcome {
+            outcome: outcome.to_string(),
+        })
+        .inc();
+}
+
+pub fn delivery(channel: &str, state: &str) {
+    METRICS
+        .deliveries
+        .get_or_create(&ChannelState {
+            channel: channel.to_string(),
+            state: state.to_string(),
+        })
+        .inc();
+}
+
+pub fn observe(histogram: &Histogram, took: Duration) {
+    histogram.observe(took.as_secs_f64());
+}
+
+/// The registry in the Prometheus text format.
+pub fn render() -> String {
+    let mut out = String::new();
+    if prometheus_client::encoding::text::encode(&mut out, &METRICS.registry).is_err() {
+        out.clear();
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_show_in_the_text_format() {
+        count(&METRICS.sends, "accepted");
+        delivery("sim", "delivered");
+        let text = render();
+        assert!(
+            text.contains("otpd_sends_total{outcome=\"accepted\"}"),
+            "{text}"
+        );
+        assert!(
+            text.contains("otpd_deliveries_total{channel=\"sim\",state=\"delivered\"}"),
+            "{text}"
+        );
+        assert!(text.contains("otpd_send_duration_seconds_bucket"), "{text}");
+    }
+}

@@ -7,7 +7,8 @@
 //!      ├── Failover: next channel in config order ◀─────────────────────┤
 //!      │   Accepted: delivery "submitted", row removed ◀────────────────┤
 //!      │   Reject: delivery ended, verification "failed" ◀──────────────┘
-//!      └── no channel up: wait with backoff until one is, or the code expires
+//!      ├── no channel up: wait until one is, or the code expires
+//!      └── every channel failed it for now: start over with all of them after backoff
 //! ```
 //!
 //! The code exists only between the draw and the channel's hands: if the process dies in
@@ -187,7 +188,10 @@ impl Dispatcher {
                 })
                 .collect();
             if remaining.is_empty() {
-                fail(tx, &v, "every channel gave up on this message", now)?;
+                // Every channel failed it for now (down, errors, timeouts): none said it can
+                // never be delivered, so start over with all of them after a pause, until the
+                // code expires.
+                tx.reschedule(&v.id, now.plus(backoff(entry.tries)), entry.tries + 1, &[])?;
                 continue;
             }
             let up = remaining.iter().copied().find(|i| {
@@ -272,7 +276,8 @@ impl Dispatcher {
         };
         let outcome = tokio::time::timeout(SUBMIT_DEADLINE, chan.submit(message))
             .await
-            .unwrap_or_else(|_| SubmitOutcome::Failover {
+            .unwrap_or_else(|_| SubmitOutcome::Retry {
+                after: Duration::from_secs(1),
                 error: "the channel did not answer the submit in time".into(),
             });
         match &outcome {
@@ -355,6 +360,8 @@ fn record(
         }
         SubmitOutcome::Failover { error } => {
             entry.exhausted.push(channel.to_string());
+            // The next channel gets its own TRIES_PER_CHANNEL retries.
+            entry.tries = entry.tries.next_multiple_of(TRIES_PER_CHANNEL);
             tx.reschedule(&sent.id, now, entry.tries, &entry.exhausted)?;
             tx.insert_event(
                 &sent.id,

@@ -35,7 +35,12 @@ impl RecentIds {
     /// Remembers an id from submit_sm_resp; returns the form to record.
     pub fn accepted(&mut self, id: &str) -> String {
         let canonical = normalize(id);
-        for key in keys(id) {
+        for (i, key) in keys(id).into_iter().enumerate() {
+            // The exact reading (first) always wins; the alternative reading of an all-digit
+            // id never takes the place of another message's exact one.
+            if i > 0 && self.by_key.contains_key(&key) {
+                continue;
+            }
             if self.order.len() >= REMEMBER
                 && let Some(old) = self.order.pop_front()
             {

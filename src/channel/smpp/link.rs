@@ -26,6 +26,7 @@ use crate::proto::smpp::{
 };
 use bytes::BytesMut;
 use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::mpsc;
@@ -43,6 +44,8 @@ struct Pending {
     /// The next part to submit.
     next_part: usize,
     accepted: usize,
+    /// Parts submitted and not yet answered: such a message is the session's to time out.
+    in_flight: usize,
     last_id: Option<String>,
     /// If no SMSC has accepted it by then, the dispatcher gets it back.
     deadline: Instant,
@@ -80,7 +83,9 @@ pub(super) struct Link {
     reference: u16,
     /// Transceiver, or one half of transmitter_receiver.
     bind: BindKind,
-    ids: super::ids::RecentIds,
+    /// Shared with the other half of a transmitter_receiver pair, whose receipts name the ids
+    /// this half was given.
+    ids: Arc<Mutex<super::ids::RecentIds>>,
 }
 
 impl Link {
@@ -88,6 +93,7 @@ impl Link {
         name: String,
         config: SmppConfig,
         bind: BindKind,
+        ids: Arc<Mutex<super::ids::RecentIds>>,
         reports: mpsc::Sender<DeliveryReport>,
         health: SharedHealth,
     ) -> Link {
@@ -104,7 +110,7 @@ impl Link {
             paused_until: None,
             reference: 0,
             bind,
-            ids: Default::default(),
+            ids,
         }
     }
 
@@ -112,7 +118,14 @@ impl Link {
         let mut failures = 0u32;
         loop {
             self.health.set(LinkState::Connecting, None);
-            let (end, was_bound) = match self.connect().await {
+            let connected = tokio::select! {
+                c = tokio::time::timeout(CONNECT_TIMEOUT, self.connect()) => {
+                    c.unwrap_or_else(|_| Err("connecting (TCP and TLS) timed out".into()))
+                }
+                () = stop.cancelled() => break,
+            };
+            let bound_since = Instant::now();
+            let (end, was_bound) = match connected {
                 Ok(stream) => self.serve(stream, &mut requests, &stop).await,
                 Err(e) => (LinkEnd::Failed(e), false),
             };
@@ -120,7 +133,10 @@ impl Link {
                 LinkEnd::Stopped => break,
                 LinkEnd::Failed(reason) => reason,
             };
-            failures = if was_bound {
+            // A link that binds and drops at once must not rebind every second for ever: the
+            // backoff starts over only after a minute of being bound.
+            let stable = was_bound && bound_since.elapsed() >= Duration::from_secs(60);
+            failures = if stable {
                 1
             } else {
                 failures.saturating_add(1)
@@ -203,7 +219,9 @@ impl Link {
                 }
             }
             if bound && unbind_deadline.is_none() {
-                self.submit_ready(&mut session, now);
+                // Now, not the loop's start: event handling may have waited, and the rate
+                // limit must see the real send times.
+                self.submit_ready(&mut session, Instant::now());
             }
             output.clear();
             while let Some(pdu) = session.poll_transmit() {
@@ -289,7 +307,11 @@ impl Link {
         if let Some(t) = unbind {
             wake = wake.min(t);
         }
-        if bound && !self.queue.is_empty() && session.in_flight() < self.config.window as usize {
+        if bound
+            && unbind.is_none()
+            && !self.queue.is_empty()
+            && session.in_flight() < self.config.window as usize
+        {
             let ready = self
                 .paused_until
                 .unwrap_or(now)
@@ -317,6 +339,7 @@ impl Link {
                 parts,
                 next_part: 0,
                 accepted: 0,
+                in_flight: 0,
                 last_id: None,
                 deadline: now + self.config.submit_timeout,
                 sender: request
@@ -342,6 +365,13 @@ impl Link {
                 continue;
             };
             if message.next_part >= message.parts.len() {
+                self.queue.pop_front();
+                continue;
+            }
+            if message.next_part == 0 && message.reply.as_ref().is_none_or(|r| r.is_closed()) {
+                // The dispatcher stopped waiting (its deadline): its code may be superseded,
+                // so this text must not go out.
+                self.messages.remove(&key);
                 self.queue.pop_front();
                 continue;
             }
@@ -375,6 +405,7 @@ impl Link {
                 Ok(_) => {
                     self.rate.record(now.into_std());
                     message.next_part += 1;
+                    message.in_flight += 1;
                 }
                 Err(SubmitError::WindowFull) | Err(SubmitError::NotBound) => return,
                 Err(SubmitError::Invalid(e)) => {
@@ -409,13 +440,17 @@ impl Link {
             Event::SubmitAccepted { tag, message_id } => {
                 let key = tag >> 8;
                 if let Some(m) = self.messages.get_mut(&key) {
+                    m.in_flight = m.in_flight.saturating_sub(1);
                     m.accepted += 1;
                     m.last_id = Some(message_id);
                     if m.accepted >= m.parts.len() {
                         let id = m
                             .last_id
                             .as_deref()
-                            .map(|id| self.ids.accepted(id))
+                            .map(|id| match self.ids.lock() {
+                                Ok(mut ids) => ids.accepted(id),
+                                Err(_) => crate::proto::smpp::message_id::normalize(id),
+                            })
                             .unwrap_or_default();
                         m.answer(SubmitOutcome::Accepted { message_id: id });
                         self.messages.remove(&key);
@@ -451,7 +486,10 @@ impl Link {
                     Some(r) => {
                         let report = DeliveryReport {
                             channel: self.name.clone(),
-                            message_id: self.ids.receipt(&r.message_id),
+                            message_id: match self.ids.lock() {
+                                Ok(ids) => ids.receipt(&r.message_id),
+                                Err(_) => crate::proto::smpp::message_id::normalize(&r.message_id),
+                            },
                             state: r.state,
                             error: r.error,
                             at: SystemClock.now(),
@@ -483,6 +521,7 @@ impl Link {
                 // Throttled: the whole link waits, and this part goes again.
                 self.paused_until = Some(now + pause);
                 if let Some(m) = self.messages.get_mut(&key) {
+                    m.in_flight = m.in_flight.saturating_sub(1);
                     m.next_part = m.next_part.min(part);
                     if !self.queue.contains(&key) {
                         self.queue.push_front(key);
@@ -513,6 +552,7 @@ impl Link {
         for tag in tags {
             let key = tag >> 8;
             if let Some(m) = self.messages.get_mut(&key) {
+                m.in_flight = 0;
                 m.next_part = m.next_part.min((tag & 0xFF) as usize);
                 if !keys.contains(&key) {
                     keys.push(key);
@@ -528,16 +568,23 @@ impl Link {
     }
 
     fn nearest_deadline(&self) -> Option<Instant> {
-        self.messages.values().map(|m| m.deadline).min()
+        // Messages with parts in flight wait for the session's timeout, not this deadline.
+        self.messages
+            .values()
+            .filter(|m| m.in_flight == 0)
+            .map(|m| m.deadline)
+            .min()
     }
 
     /// Gives back to the dispatcher every message whose time ran out. It retries (here once
     /// the link is back, or on another channel once this one has failed it three times).
     fn expire(&mut self, now: Instant, why: &str) {
+        // A message with parts awaiting an answer is left to the session's own timeout: the
+        // SMSC may be taking it right now, and giving it back would send a second code.
         let late: Vec<u64> = self
             .messages
             .iter()
-            .filter(|(_, m)| m.deadline <= now)
+            .filter(|(_, m)| m.deadline <= now && m.in_flight == 0)
             .map(|(k, _)| *k)
             .collect();
         for key in late {

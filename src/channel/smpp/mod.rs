@@ -74,6 +74,7 @@ impl SmppChannel {
             BindMode::Transceiver => BindKind::Transceiver,
             BindMode::TransmitterReceiver => BindKind::Transmitter,
         };
+        let ids = Arc::new(Mutex::new(ids::RecentIds::default()));
         let mut receiver = None;
         if config.bind == BindMode::TransmitterReceiver {
             // Receipts come on a receiver bind of their own; submits never go there.
@@ -82,13 +83,14 @@ impl SmppChannel {
                 name.clone(),
                 config.clone(),
                 BindKind::Receiver,
+                ids.clone(),
                 reports.clone(),
                 SharedHealth::default(),
             );
             tasks.spawn(link.run(nothing, stop.clone()));
             receiver = Some(idle);
         }
-        let link = link::Link::new(name.clone(), config, transmit, reports, health.clone());
+        let link = link::Link::new(name.clone(), config, transmit, ids, reports, health.clone());
         tasks.spawn(link.run(queue, stop));
         (
             SmppChannel {

@@ -38,7 +38,9 @@ pub fn parse(
 ) -> Option<ParsedReceipt> {
     let is_receipt_class = esm_class & 0x3C == 0x04 || esm_class & 0x3C == 0x08;
     let text = receipt::parse(short_message);
-    if !is_receipt_class && receipted_message_id.is_none() && text.is_none() {
+    // Only what the SMSC marks as a receipt: an incoming SMS whose text looks like one must
+    // not be able to mark our messages delivered.
+    if !is_receipt_class && receipted_message_id.is_none() {
         return None;
     }
     let id = receipted_message_id
@@ -50,11 +52,20 @@ pub fn parse(
         (_, Some(bytes)) if !bytes.is_empty() && bytes.iter().any(|b| *b != 0) => {
             Some(format!("network error {}", hex(bytes)))
         }
-        // "err:000" is no error.
+        // Only the error code itself ("err:000" is no error): an SMSC that glues "text:" to
+        // it would otherwise put the start of the message, the code, into the record.
         (Some(t), _) => t
             .err
-            .clone()
-            .filter(|e| !e.trim_start_matches('0').is_empty()),
+            .as_deref()
+            .map(|e| {
+                e.chars()
+                    .take_while(char::is_ascii_alphanumeric)
+                    .take(8)
+                    .collect::<String>()
+            })
+            .filter(|e| {
+                !e.trim_start_matches('0').is_empty() && !e.to_ascii_lowercase().contains("text")
+            }),
         _ => None,
     }
     .map(|e| {
@@ -101,6 +112,27 @@ mod tests {
         assert_eq!(r.error.as_deref(), Some("err:034"));
         let ok = parse(0x04, b"id:5 stat:DELIVRD err:000", None, None, None).unwrap();
         assert_eq!((ok.state, ok.error), (DeliveryState::Delivered, None));
+    }
+
+    #[test]
+    fn a_glued_text_never_reaches_the_error() {
+        let r = parse(
+            0x04,
+            b"id:5 stat:UNDELIV err:034text:Your code is 123456",
+            None,
+            None,
+            None,
+        )
+        .unwrap();
+        assert_eq!(r.error.as_deref(), Some("err:034"));
+    }
+
+    #[test]
+    fn an_incoming_sms_that_looks_like_a_receipt_is_not_one() {
+        assert_eq!(
+            parse(0x00, b"id:5 stat:DELIVRD err:000", None, None, None),
+            None
+        );
     }
 
     #[test]

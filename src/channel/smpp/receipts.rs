@@ -57,15 +57,8 @@ pub fn parse(
         (Some(t), _) => t
             .err
             .as_deref()
-            .map(|e| {
-                e.chars()
-                    .take_while(char::is_ascii_alphanumeric)
-                    .take(8)
-                    .collect::<String>()
-            })
-            .filter(|e| {
-                !e.trim_start_matches('0').is_empty() && !e.to_ascii_lowercase().contains("text")
-            }),
+            .map(error_code)
+            .filter(|e| !e.trim_start_matches('0').is_empty()),
         _ => None,
     }
     .map(|e| {
@@ -80,6 +73,20 @@ pub fn parse(
         state: state(receipt_state),
         error,
     })
+}
+
+/// The error code at the start of an `err:` value: its letters and digits, without a "text"
+/// glued on after it, at most 8.
+fn error_code(err: &str) -> String {
+    let code: String = err
+        .chars()
+        .take_while(char::is_ascii_alphanumeric)
+        .collect();
+    let code = match code.to_ascii_lowercase().find("text") {
+        Some(at) => code.get(..at).unwrap_or_default().to_string(),
+        None => code,
+    };
+    code.chars().take(8).collect()
 }
 
 fn hex(bytes: &[u8]) -> String {

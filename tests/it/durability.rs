@@ -271,3 +271,60 @@ fn sigterm_stops_the_daemon_even_when_nobody_reads_its_log() {
         }
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sigterm_with_sends_in_flight_loses_nothing_and_exits_0() {
+    const SENDS: usize = 300;
+    const STOP_AFTER: usize = 60;
+    let mut d = Daemon::start(UNIX_ONLY);
+    let c = d.unix();
+    let answered = Arc::new(AtomicUsize::new(0));
+    let progress = Arc::new(Notify::new());
+    let mut tasks = tokio::task::JoinSet::new();
+    for _ in 0..SENDS {
+        let (c, answered, progress) = (c.clone(), answered.clone(), progress.clone());
+        tasks.spawn(async move {
+            let body = json!({ "recipient": recipient() }).to_string().into_bytes();
+            let reply = c
+                .try_call("POST", "/otp/send", &[], Some(("application/json", body)))
+                .await;
+            answered.fetch_add(1, Ordering::SeqCst);
+            progress.notify_one();
+            reply
+        });
+    }
+    tokio::time::timeout(DEADLINE, async {
+        while answered.load(Ordering::SeqCst) < STOP_AFTER {
+            progress.notified().await;
+        }
+    })
+    .await
+    .expect("the first sends were not answered in time");
+    let (d, status) = tokio::task::spawn_blocking(move || {
+        let status = d.stop();
+        (d, status)
+    })
+    .await
+    .unwrap();
+    assert!(status.success(), "exit status {status:?}");
+    let mut d = d;
+
+    let mut accepted = Vec::new();
+    while let Some(done) = tasks.join_next().await {
+        // Requests refused because the listener had closed were never accepted.
+        if let Ok(reply) = done.unwrap() {
+            if reply.status == 201 {
+                accepted.push(reply.str("verification_id").to_string());
+            }
+        }
+    }
+    assert!(accepted.len() >= STOP_AFTER, "{} accepted", accepted.len());
+    d.start_again();
+    let c = d.unix();
+    for id in &accepted {
+        c.wait_status(id, "delivered after the restart", |s| {
+            s["delivery"]["state"] == "delivered"
+        })
+        .await;
+    }
+}

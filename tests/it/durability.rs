@@ -312,10 +312,10 @@ async fn sigterm_with_sends_in_flight_loses_nothing_and_exits_0() {
     let mut accepted = Vec::new();
     while let Some(done) = tasks.join_next().await {
         // Requests refused because the listener had closed were never accepted.
-        if let Ok(reply) = done.unwrap() {
-            if reply.status == 201 {
-                accepted.push(reply.str("verification_id").to_string());
-            }
+        if let Ok(reply) = done.unwrap()
+            && reply.status == 201
+        {
+            accepted.push(reply.str("verification_id").to_string());
         }
     }
     assert!(accepted.len() >= STOP_AFTER, "{} accepted", accepted.len());

@@ -155,7 +155,52 @@ pub struct Verification {
     pub delivery: Delivery,
 }
 
+impl Delivery {
+    /// A message waiting for a channel.
+    pub fn queued() -> Delivery {
+        Delivery {
+            state: DeliveryState::Queued,
+            channel: None,
+            message_id: None,
+            submitted_at: None,
+            delivered_at: None,
+            error: None,
+        }
+    }
+}
+
 impl Verification {
+    /// A verification just created at `now`: pending, no code drawn yet, its message queued.
+    pub fn new_pending(
+        id: String,
+        appid: String,
+        recipient: String,
+        now: Timestamp,
+        ttl: Duration,
+        code_length: u8,
+        max_attempts: u32,
+    ) -> Verification {
+        Verification {
+            id,
+            appid,
+            recipient,
+            status: Status::Pending,
+            channel_request: None,
+            sender: None,
+            code_length,
+            ttl_ms: i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX),
+            code_hash: None,
+            created_at: now,
+            expires_at: now.plus(ttl),
+            last_send_at: now,
+            verified_at: None,
+            attempts: 0,
+            max_attempts,
+            sends: 1,
+            delivery: Delivery::queued(),
+        }
+    }
+
     pub fn attempts_left(&self) -> u32 {
         self.max_attempts.saturating_sub(self.attempts)
     }

@@ -166,36 +166,20 @@ impl ReportSink {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{Delivery, Status, SystemClock, Timestamp, Verification};
+    use crate::model::{SystemClock, Timestamp, Verification};
     use crate::store::Durability;
 
     fn verification(id: &str, now: Timestamp) -> Verification {
-        Verification {
-            id: id.into(),
-            appid: "default".into(),
-            recipient: "+255712345678".into(),
-            status: Status::Pending,
-            channel_request: None,
-            sender: None,
-            code_length: 6,
-            ttl_ms: 300_000,
-            code_hash: None,
-            created_at: now,
-            expires_at: Timestamp(now.0 + 300_000),
-            last_send_at: now,
-            verified_at: None,
-            attempts: 0,
-            max_attempts: 5,
-            sends: 1,
-            delivery: Delivery {
-                state: DeliveryState::Queued,
-                channel: None,
-                message_id: None,
-                submitted_at: None,
-                delivered_at: None,
-                error: None,
-            },
-        }
+        let ttl = Duration::from_secs(300);
+        Verification::new_pending(
+            id.into(),
+            "default".into(),
+            "+255712345678".into(),
+            now,
+            ttl,
+            6,
+            5,
+        )
     }
 
     #[tokio::test]

@@ -6,7 +6,7 @@ use super::{
     Apps, MAX_TTL, OtpError, Policy, SendReply, StatusReply, VerifyReply, hash::Pepper, phone,
 };
 use crate::delivery::router::{RouteError, Router};
-use crate::model::{Clock, Delivery, DeliveryState, Status, Timestamp, Verification};
+use crate::model::{Clock, DeliveryState, Status, Timestamp, Verification};
 use crate::otp::pin::{LENGTHS, Randomness};
 use crate::secret::Secret;
 use crate::store::{Store, WriteTx};
@@ -122,25 +122,17 @@ impl Engine {
             })?;
 
         let id = self.random.verification_id(now);
-        let v = Verification {
+        let mut v = Verification::new_pending(
             id,
-            appid: req.appid.clone(),
+            req.appid.clone(),
             recipient,
-            status: Status::Pending,
-            channel_request: req.channel.clone(),
-            sender: req.from.clone(),
-            code_length: length,
-            ttl_ms: ttl.as_millis() as i64,
-            code_hash: None,
-            created_at: now,
-            expires_at: now.plus(ttl),
-            last_send_at: now,
-            verified_at: None,
-            attempts: 0,
-            max_attempts: self.policy.max_attempts,
-            sends: 1,
-            delivery: queued(),
-        };
+            now,
+            ttl,
+            length,
+            self.policy.max_attempts,
+        );
+        v.channel_request = req.channel.clone();
+        v.sender = req.from.clone();
         let reply = SendReply {
             verification_id: v.id.clone(),
             appid: v.appid.clone(),
@@ -403,17 +395,6 @@ fn load(tx: &WriteTx<'_>, scope: &Scope, id: &str) -> Result<Verification, OtpEr
     tx.verification(id)?
         .filter(|v| scope.allows(&v.appid))
         .ok_or(OtpError::NotFound)
-}
-
-fn queued() -> Delivery {
-    Delivery {
-        state: DeliveryState::Queued,
-        channel: None,
-        message_id: None,
-        submitted_at: None,
-        delivered_at: None,
-        error: None,
-    }
 }
 
 /// What makes two sends "the same request" for an Idempotency-Key.

@@ -106,35 +106,20 @@ pub fn visible_status(v: &Verification, now: Timestamp) -> Status {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
-    use crate::model::{Delivery, DeliveryState};
 
     fn v(status: Status, attempts: u32, sends: u32) -> Verification {
-        Verification {
-            id: "id".into(),
-            appid: "default".into(),
-            recipient: "+255712345678".into(),
-            status,
-            channel_request: None,
-            sender: None,
-            code_length: 6,
-            ttl_ms: 300_000,
-            code_hash: None,
-            created_at: Timestamp(1_000),
-            expires_at: Timestamp(301_000),
-            last_send_at: Timestamp(1_000),
-            verified_at: None,
-            attempts,
-            max_attempts: 5,
-            sends,
-            delivery: Delivery {
-                state: DeliveryState::Queued,
-                channel: None,
-                message_id: None,
-                submitted_at: None,
-                delivered_at: None,
-                error: None,
-            },
-        }
+        let ttl = Duration::from_secs(300);
+        let mut v = Verification::new_pending(
+            "id".into(),
+            "default".into(),
+            "+255712345678".into(),
+            Timestamp(1_000),
+            ttl,
+            6,
+            5,
+        );
+        (v.status, v.attempts, v.sends) = (status, attempts, sends);
+        v
     }
 
     #[test]

@@ -125,16 +125,17 @@ fn delivery_states(d: &Daemon, ids: &[String]) -> HashMap<String, String> {
         .collect()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn sends_answered_before_a_kill_survive_it_and_are_delivered() {
-    const SENDS: usize = 300;
-    const KILL_AFTER: usize = 60;
-    let mut d = Daemon::start(UNIX_ONLY);
-    let c = d.unix();
+/// Fires `n` concurrent sends (each to a new recipient) and returns once `first` of them have
+/// been answered; the rest are still in flight. Each task gives its recipient and reply.
+async fn sends_in_flight(
+    c: &crate::client::Client,
+    n: usize,
+    first: usize,
+) -> tokio::task::JoinSet<(String, Result<crate::client::Reply, String>)> {
     let answered = Arc::new(AtomicUsize::new(0));
     let progress = Arc::new(Notify::new());
     let mut tasks = tokio::task::JoinSet::new();
-    for _ in 0..SENDS {
+    for _ in 0..n {
         let (c, answered, progress) = (c.clone(), answered.clone(), progress.clone());
         tasks.spawn(async move {
             let to = recipient();
@@ -144,16 +145,26 @@ async fn sends_answered_before_a_kill_survive_it_and_are_delivered() {
                 .await;
             answered.fetch_add(1, Ordering::SeqCst);
             progress.notify_one();
-            (to, reply)
+            (to, reply.map_err(|e| e.to_string()))
         });
     }
     tokio::time::timeout(DEADLINE, async {
-        while answered.load(Ordering::SeqCst) < KILL_AFTER {
+        while answered.load(Ordering::SeqCst) < first {
             progress.notified().await;
         }
     })
     .await
     .expect("the first sends were not answered in time");
+    tasks
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sends_answered_before_a_kill_survive_it_and_are_delivered() {
+    const SENDS: usize = 300;
+    const KILL_AFTER: usize = 60;
+    let mut d = Daemon::start(UNIX_ONLY);
+    let c = d.unix();
+    let mut tasks = sends_in_flight(&c, SENDS, KILL_AFTER).await;
     d.kill();
 
     let mut accepted: Vec<(String, String)> = Vec::new();
@@ -278,28 +289,7 @@ async fn sigterm_with_sends_in_flight_loses_nothing_and_exits_0() {
     const STOP_AFTER: usize = 60;
     let mut d = Daemon::start(UNIX_ONLY);
     let c = d.unix();
-    let answered = Arc::new(AtomicUsize::new(0));
-    let progress = Arc::new(Notify::new());
-    let mut tasks = tokio::task::JoinSet::new();
-    for _ in 0..SENDS {
-        let (c, answered, progress) = (c.clone(), answered.clone(), progress.clone());
-        tasks.spawn(async move {
-            let body = json!({ "recipient": recipient() }).to_string().into_bytes();
-            let reply = c
-                .try_call("POST", "/otp/send", &[], Some(("application/json", body)))
-                .await;
-            answered.fetch_add(1, Ordering::SeqCst);
-            progress.notify_one();
-            reply
-        });
-    }
-    tokio::time::timeout(DEADLINE, async {
-        while answered.load(Ordering::SeqCst) < STOP_AFTER {
-            progress.notified().await;
-        }
-    })
-    .await
-    .expect("the first sends were not answered in time");
+    let mut tasks = sends_in_flight(&c, SENDS, STOP_AFTER).await;
     let (d, status) = tokio::task::spawn_blocking(move || {
         let status = d.stop();
         (d, status)
@@ -312,7 +302,7 @@ async fn sigterm_with_sends_in_flight_loses_nothing_and_exits_0() {
     let mut accepted = Vec::new();
     while let Some(done) = tasks.join_next().await {
         // Requests refused because the listener had closed were never accepted.
-        if let Ok(reply) = done.unwrap()
+        if let (_, Ok(reply)) = done.unwrap()
             && reply.status == 201
         {
             accepted.push(reply.str("verification_id").to_string());

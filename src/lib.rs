@@ -29,6 +29,7 @@ pub mod cli;
 pub mod config;
 pub mod daemon;
 pub mod delivery;
+pub mod live;
 pub mod metrics;
 pub mod model;
 pub mod otp;

@@ -9,8 +9,8 @@ mod otp_routes;
 pub mod problem;
 pub mod serve;
 
-use crate::channel::Channel;
 use crate::channel::sim::SimPhones;
+use crate::live::LiveConfig;
 use crate::otp::Engine;
 use auth::Transport;
 use axum::Extension;
@@ -20,9 +20,10 @@ use std::sync::Arc;
 /// What every handler can reach.
 pub struct AppState {
     pub engine: Arc<Engine>,
-    pub channels: Vec<Arc<dyn Channel>>,
-    /// The simulated phones, when a `sim` channel is configured.
-    pub phones: Option<Arc<SimPhones>>,
+    /// The channels (and the rest of what SIGHUP reloads).
+    pub live: LiveConfig,
+    /// The simulated phones; /sim/messages shows them while a `sim` channel is configured.
+    pub phones: Arc<SimPhones>,
     /// Request bodies larger than this are refused with 413.
     pub max_body: usize,
     pub keys: key_cache::KeyCache,

@@ -35,7 +35,8 @@ struct Readiness {
 /// Ready when the store answers and at least one channel is up.
 pub async fn readyz(State(state): State<Arc<AppState>>) -> Response {
     let store_ok = state.engine.store.readers.ping().await.is_ok();
-    let channels: Vec<ChannelReadiness> = state
+    let live = state.live.get();
+    let channels: Vec<ChannelReadiness> = live
         .channels
         .iter()
         .map(|c| ChannelReadiness {
@@ -73,10 +74,10 @@ pub async fn sim_messages(
     _caller: Caller,
     RawQuery(query): RawQuery,
 ) -> Result<Response, ApiError> {
-    let phones = state
-        .phones
-        .as_ref()
-        .ok_or_else(|| ApiError::not_found("no sim channel is configured"))?;
+    if !state.live.get().channels.iter().any(|c| c.kind() == "sim") {
+        return Err(ApiError::not_found("no sim channel is configured"));
+    }
+    let phones = &state.phones;
     let recipient = match query_param(query.as_deref(), "recipient")? {
         Some(r) => {
             Some(phone::normalize(&r).map_err(|e| crate::otp::OtpError::InvalidRecipient(e.0))?)
@@ -99,7 +100,7 @@ pub async fn sim_messages(
 /// Prometheus text format. State gauges are read now.
 pub async fn metrics(State(state): State<Arc<AppState>>) -> Response {
     let m = &crate::metrics::METRICS;
-    for c in &state.channels {
+    for c in &state.live.get().channels {
         let up = i64::from(c.health().state == LinkState::Up);
         m.channel_up
             .get_or_create(&crate::metrics::ChannelLabel {

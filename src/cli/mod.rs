@@ -231,7 +231,7 @@ fn serve(
             tracing::info!("signal received: shutting down");
             signals.cancel();
         });
-        daemon::run(config, data_dir, stop)
+        daemon::run(config, config_path, data_dir, stop)
             .await
             .context("otpd stopped with an error")
     })?;

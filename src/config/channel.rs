@@ -16,7 +16,7 @@ use super::secret::{Secret, read_secret};
 use super::value::{self, UNBOUNDED};
 
 /// A channel and the recipients it serves.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct ChannelConfig {
     pub name: String,
     /// Number prefixes such as "+255"; empty means every recipient.
@@ -35,7 +35,7 @@ impl ChannelConfig {
     }
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum ChannelKind {
     /// Simulated delivery, for development and tests.
     Sim,
@@ -43,7 +43,7 @@ pub enum ChannelKind {
     Modem(ModemConfig),
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct SmppConfig {
     pub host: String,
     pub port: u16,
@@ -78,7 +78,7 @@ pub enum BindMode {
     TransmitterReceiver,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct ModemConfig {
     pub device: PathBuf,
     pub baud: u32,

@@ -14,13 +14,13 @@
 //! The code exists only between the draw and the channel's hands: if the process dies in
 //! between, the lease runs out (or is released at start) and a fresh code is drawn.
 
-use super::router::Router;
 use crate::channel::{Channel, LinkState, Outgoing, SubmitOutcome};
+use crate::live::{Live, LiveConfig};
 use crate::model::{Clock, DeliveryState, Status, Timestamp, Verification};
 use crate::otp::engine_expire;
 use crate::otp::hash::Pepper;
 use crate::otp::pin::Randomness;
-use crate::otp::{Apps, Policy, template};
+use crate::otp::template;
 use crate::secret::Secret;
 use crate::store::outbox::OutboxEntry;
 use crate::store::{Store, StoreError, WriteTx};
@@ -52,12 +52,10 @@ pub fn backoff(tries: u32) -> Duration {
 
 pub struct Dispatcher {
     pub store: Store,
-    pub channels: Vec<Arc<dyn Channel>>,
-    pub router: Router,
+    /// Channels, routes, templates and apps, as the last (re)load left them.
+    pub live: LiveConfig,
     pub pepper: Arc<Pepper>,
     pub random: Arc<Randomness>,
-    pub policy: Policy,
-    pub apps: Apps,
     pub clock: Arc<dyn Clock>,
     /// Woken when the outbox may have something due (a send, a resend, a reschedule).
     pub wake: Arc<Notify>,
@@ -69,7 +67,9 @@ pub struct Dispatcher {
 struct Work {
     verification: Verification,
     entry: OutboxEntry,
-    channel: usize,
+    channel: Arc<dyn Channel>,
+    /// The configuration it was claimed under: its template and app profile apply.
+    live: Arc<Live>,
     code: Secret,
 }
 
@@ -153,6 +153,7 @@ impl Dispatcher {
         now: Timestamp,
         limit: usize,
     ) -> Result<Vec<Work>, StoreError> {
+        let live = self.live.get();
         let mut work = Vec::new();
         for entry in tx.claim_due(now, now.plus(LEASE), limit)? {
             let Some(v) = tx.verification(&entry.verification_id)? else {
@@ -167,7 +168,7 @@ impl Dispatcher {
                 engine_expire(tx, &v, now)?;
                 continue;
             }
-            let Ok(candidates) = self
+            let Ok(candidates) = live
                 .router
                 .candidates(&v.recipient, v.channel_request.as_deref())
             else {
@@ -182,7 +183,7 @@ impl Dispatcher {
             let remaining: Vec<usize> = candidates
                 .into_iter()
                 .filter(|i| {
-                    self.router
+                    live.router
                         .name(*i)
                         .is_some_and(|n| !entry.exhausted.iter().any(|e| e == n))
                 })
@@ -194,11 +195,11 @@ impl Dispatcher {
                 tx.reschedule(&v.id, now.plus(backoff(entry.tries)), entry.tries + 1, &[])?;
                 continue;
             }
-            let up = remaining.iter().copied().find(|i| {
-                self.channels
-                    .get(*i)
-                    .is_some_and(|c| c.health().state == LinkState::Up)
-            });
+            let up = remaining
+                .iter()
+                .filter_map(|i| live.channels.get(*i))
+                .find(|c| c.health().state == LinkState::Up)
+                .cloned();
             let Some(channel) = up else {
                 // Nothing to fail over to right now: keep the message queued until a channel
                 // comes back or the code expires.
@@ -220,6 +221,7 @@ impl Dispatcher {
                 verification: v,
                 entry,
                 channel,
+                live: live.clone(),
                 code,
             });
         }
@@ -231,12 +233,10 @@ impl Dispatcher {
         let Work {
             verification: v,
             entry,
-            channel,
+            channel: chan,
+            live,
             code,
         } = work;
-        let Some(chan) = self.channels.get(channel).cloned() else {
-            return;
-        };
         let now = self.clock.now();
         if now >= v.expires_at {
             // Claimed in time but the code ran out before the channel was reached (a deep
@@ -262,8 +262,8 @@ impl Dispatcher {
             }
             return;
         }
-        let profile = self.apps.profile(&v.appid);
-        let template = profile.template.as_deref().unwrap_or(&self.policy.template);
+        let profile = live.apps.profile(&v.appid);
+        let template = profile.template.as_deref().unwrap_or(&live.policy.template);
         let ttl = Duration::from_millis(v.ttl_ms.max(0) as u64);
         let text = template::render(template, &profile.name, &code, ttl);
         drop(code);

@@ -2,10 +2,8 @@
 
 use super::reply::{DeliveryBrief, ended_reason};
 use super::rules::{self, Judgment, ResendRefusal};
-use super::{
-    Apps, MAX_TTL, OtpError, Policy, SendReply, StatusReply, VerifyReply, hash::Pepper, phone,
-};
-use crate::delivery::router::{RouteError, Router};
+use super::{MAX_TTL, OtpError, SendReply, StatusReply, VerifyReply, hash::Pepper, phone};
+use crate::delivery::router::RouteError;
 use crate::model::{Clock, DeliveryState, Status, Timestamp, Verification};
 use crate::otp::pin::{LENGTHS, Randomness};
 use crate::secret::Secret;
@@ -43,9 +41,8 @@ pub struct Engine {
     pub store: Store,
     pub pepper: Arc<Pepper>,
     pub random: Arc<Randomness>,
-    pub policy: Policy,
-    pub apps: Apps,
-    pub router: Router,
+    /// Policy, apps and routes, as the last (re)load left them.
+    pub live: crate::live::LiveConfig,
     pub clock: Arc<dyn Clock>,
     /// Woken after a send or resend is committed, so the dispatcher claims it at once.
     pub dispatch: Arc<Notify>,
@@ -70,6 +67,7 @@ impl Scope {
 impl Engine {
     pub async fn send(&self, req: SendRequest) -> Result<SendReply, OtpError> {
         let now = self.clock.now();
+        let live = self.live.get();
         if !super::valid_appid(&req.appid) {
             return Err(OtpError::invalid(
                 "appid",
@@ -79,7 +77,7 @@ impl Engine {
         let recipient =
             phone::normalize(&req.recipient).map_err(|e| OtpError::InvalidRecipient(e.0))?;
         let length = match req.length {
-            None => self.policy.length,
+            None => live.policy.length,
             Some(n) => u8::try_from(n)
                 .ok()
                 .filter(|n| LENGTHS.contains(n))
@@ -88,7 +86,7 @@ impl Engine {
                 })?,
         };
         let ttl = match req.ttl_seconds {
-            None => self.policy.ttl,
+            None => live.policy.ttl,
             Some(s) if (1..=MAX_TTL.as_secs() as i64).contains(&s) => Duration::from_secs(s as u64),
             Some(s) => {
                 return Err(OtpError::invalid(
@@ -111,7 +109,7 @@ impl Engine {
                 "must be 1 to 255 visible ASCII characters",
             ));
         }
-        let channel = self
+        let channel = live
             .router
             .first(&recipient, req.channel.as_deref())
             .map_err(|e| match e {
@@ -129,7 +127,7 @@ impl Engine {
             now,
             ttl,
             length,
-            self.policy.max_attempts,
+            live.policy.max_attempts,
         );
         v.channel_request = req.channel.clone();
         v.sender = req.from.clone();
@@ -140,7 +138,7 @@ impl Engine {
             status: Status::Pending,
             channel: channel.to_string(),
             expires_at: v.expires_at,
-            resend_available_at: now.plus(self.policy.resend_cooldown),
+            resend_available_at: now.plus(live.policy.resend_cooldown),
             attempts_left: v.max_attempts,
             delivery: DeliveryBrief {
                 state: DeliveryState::Queued,
@@ -191,8 +189,9 @@ impl Engine {
 
     pub async fn resend(&self, scope: &Scope, id: String) -> Result<SendReply, OtpError> {
         let now = self.clock.now();
-        let policy = self.policy.clone();
-        let router = self.router.clone();
+        let live = self.live.get();
+        let policy = live.policy.clone();
+        let router = live.router.clone();
         let scope = scope.clone();
         let reply =
             self.store

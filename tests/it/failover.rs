@@ -8,10 +8,10 @@ use std::io::{BufRead, BufReader};
 use std::process::{Child, Stdio};
 
 /// `otpd smsc-sim` as a child, on a free port, with `flags`.
-struct Smsc(Child, u16);
+pub struct Smsc(Child, pub u16);
 
 impl Smsc {
-    fn start(flags: &[&str]) -> Smsc {
+    pub fn start(flags: &[&str]) -> Smsc {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()

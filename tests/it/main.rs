@@ -22,6 +22,7 @@ mod operations;
 mod ops;
 mod otp_flow;
 mod races;
+mod reload;
 mod resend;
 mod secrets;
 mod smpp_interop;

@@ -295,6 +295,16 @@ impl Daemon {
         self.wait_exit()
     }
 
+    /// Sends a signal (e.g. "HUP") to the running daemon.
+    pub fn signal(&self, name: &str) {
+        let pid = self.child.as_ref().expect("not running").id();
+        let sent = Command::new("kill")
+            .args([&format!("-{name}"), &pid.to_string()])
+            .status()
+            .unwrap();
+        assert!(sent.success(), "kill -{name} {pid}");
+    }
+
     /// SIGKILL, then waits for the process to exit.
     pub fn kill(&mut self) {
         self.child.as_mut().expect("not running").kill().unwrap();

@@ -8,22 +8,25 @@
 //!         handed out → report sink and sweeper stop → the writer drains and closes
 //! ```
 
+mod channels;
+mod reload;
+
 use crate::api::AppState;
 use crate::api::serve::{Listeners, bind_tcp, bind_unix, serve};
-use crate::channel::sim::{SimChannel, SimPhones};
-use crate::channel::smpp::SmppChannel;
 use crate::channel::{Channel, DeliveryReport};
-use crate::config::{ChannelKind, Config, Synchronous};
+use crate::config::{Config, Synchronous};
 use crate::delivery::Dispatcher;
 use crate::delivery::reports::ReportSink;
 use crate::delivery::router::{Route, Router};
 use crate::delivery::sweeper::Sweeper;
+use crate::live::{Live, LiveConfig};
 use crate::model::{Clock, SystemClock};
 use crate::otp::hash::Pepper;
 use crate::otp::pin::Randomness;
 use crate::otp::{AppProfile, Apps, Engine, Policy, phone};
 use crate::store::{Durability, Store};
 use anyhow::Context;
+use channels::ChannelSet;
 use std::collections::HashMap;
 use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
@@ -66,7 +69,14 @@ pub fn durability(config: &Config) -> Durability {
 }
 
 /// Runs the daemon until `stop` fires.
-pub async fn run(config: Config, data_dir: PathBuf, stop: CancellationToken) -> anyhow::Result<()> {
+/// Runs the daemon until `stop` fires. `config_path` is where SIGHUP reloads the config from
+/// (`None`: the embedded defaults, nothing to reload).
+pub async fn run(
+    config: Config,
+    config_path: Option<PathBuf>,
+    data_dir: PathBuf,
+    stop: CancellationToken,
+) -> anyhow::Result<()> {
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     std::fs::DirBuilder::new()
         .recursive(true)
@@ -115,15 +125,140 @@ pub async fn run(config: Config, data_dir: PathBuf, stop: CancellationToken) -> 
     let (report_tx, report_rx) = mpsc::channel::<DeliveryReport>(8192);
     // Channels stop after the dispatcher (it may still hand them messages) and before the
     // report sink (their last receipts must be recorded).
-    let channels_stop = CancellationToken::new();
-    let mut channel_tasks = tokio::task::JoinSet::new();
-    let (channels, phones) = build_channels(
-        &config,
-        report_tx,
-        clock.clone(),
-        &channels_stop,
-        &mut channel_tasks,
-    )?;
+    let mut channel_set = ChannelSet::new(report_tx, clock.clone());
+    let channels = channel_set.apply(&config.channels)?;
+    let live = LiveConfig::new(live_from(&config, channels));
+    let phones = channel_set.phones.clone();
+    let pepper = Arc::new(pepper);
+    let wake = Arc::new(Notify::new());
+    let (submitted, named_submits) = mpsc::channel(16_384);
+    let engine = Arc::new(Engine {
+        store: store.clone(),
+        pepper: pepper.clone(),
+        random: random.clone(),
+        live: live.clone(),
+        clock: clock.clone(),
+        dispatch: wake.clone(),
+    });
+    let dispatcher = Arc::new(Dispatcher {
+        store: store.clone(),
+        live: live.clone(),
+        pepper,
+        random,
+        clock: clock.clone(),
+        wake,
+        submitted,
+    });
+
+    let workers = CancellationToken::new();
+    let dispatching = tokio::spawn(dispatcher.run(workers.clone()));
+    let reports = ReportSink {
+        store: store.clone(),
+        clock: clock.clone(),
+    };
+    // Reports stop after the dispatcher, so the reports of its last submits are recorded.
+    let reports_stop = CancellationToken::new();
+    let reporting = tokio::spawn(reports.run(report_rx, named_submits, reports_stop.clone()));
+    let sweeping = tokio::spawn(
+        Sweeper {
+            store: store.clone(),
+            clock,
+        }
+        .run(workers.clone()),
+    );
+
+    let socket = socket_path(&data_dir, &config);
+    let bound = match bind_tcp(&config.api.listen).await {
+        Ok(tcp) => bind_unix(&socket, config.api.unix_socket_mode).map(|unix| (tcp, unix)),
+        Err(e) => Err(e),
+    };
+    let (tcp, unix) = match bound {
+        Ok(bound) => bound,
+        Err(e) => {
+            workers.cancel();
+            channel_set.stop_all();
+            reports_stop.cancel();
+            return Err(e);
+        }
+    };
+    for l in &tcp {
+        if let Ok(addr) = l.local_addr() {
+            tracing::info!(%addr, "listening on TCP (API key required)");
+        }
+    }
+    tracing::info!(path = %socket.display(), "listening on the Unix socket (trusted)");
+    tracing::info!(data_dir = %data_dir.display(), "otpd is ready");
+    crate::systemd::ready();
+    crate::systemd::spawn_watchdog(store.clone(), workers.clone());
+
+    let max_body = config.api.max_body_bytes;
+    let reloading = tokio::spawn(reload::on_sighup(
+        config_path,
+        config,
+        live.clone(),
+        channel_set,
+        workers.clone(),
+    ));
+    let state = Arc::new(AppState {
+        engine,
+        live,
+        phones,
+        max_body,
+        keys: Default::default(),
+    });
+    let stopping = stop.clone();
+    tokio::spawn(async move {
+        stopping.cancelled().await;
+        crate::systemd::stopping();
+    });
+    let served = serve(
+        state,
+        Listeners {
+            tcp,
+            unix: Some((unix, socket)),
+        },
+        stop,
+    )
+    .await;
+
+    tracing::info!("stopping: finishing messages in flight");
+    workers.cancel();
+    if tokio::time::timeout(DRAIN_DEADLINE, dispatching)
+        .await
+        .is_err()
+    {
+        tracing::warn!(
+            "some messages were still in flight at the deadline; they will be sent again at the next start"
+        );
+    }
+    // The reload task hands the channels back once the workers have stopped.
+    let mut channel_set = match reloading.await {
+        Ok(set) => set,
+        Err(e) => anyhow::bail!("the reload task failed: {e}"),
+    };
+    channel_set.stop_all();
+    if tokio::time::timeout(DRAIN_DEADLINE, async {
+        while channel_set.tasks.join_next().await.is_some() {}
+    })
+    .await
+    .is_err()
+    {
+        tracing::warn!("a channel did not close in time");
+    }
+    reports_stop.cancel();
+    let _ = reporting.await;
+    let _ = sweeping.await;
+    // Fold the WAL into the database file, so a copy of otpd.db alone is whole.
+    if let Err(e) = crate::store::checkpoint(&db) {
+        tracing::warn!(error = %e, "final checkpoint failed; the WAL is replayed at the next start");
+    }
+    tracing::info!("stopped");
+    drop(lock);
+    served
+}
+
+/// The swappable part of the daemon, from a config and its running channels.
+pub(crate) fn live_from(config: &Config, channels: Vec<Arc<dyn Channel>>) -> Live {
     let router = Router::new(
         config
             .channels
@@ -156,166 +291,10 @@ pub async fn run(config: Config, data_dir: PathBuf, stop: CancellationToken) -> 
             })
             .collect::<HashMap<_, _>>(),
     );
-    let pepper = Arc::new(pepper);
-    let wake = Arc::new(Notify::new());
-    let (submitted, named_submits) = mpsc::channel(16_384);
-    let engine = Arc::new(Engine {
-        store: store.clone(),
-        pepper: pepper.clone(),
-        random: random.clone(),
-        policy: policy.clone(),
-        apps: apps.clone(),
-        router: router.clone(),
-        clock: clock.clone(),
-        dispatch: wake.clone(),
-    });
-    let dispatcher = Arc::new(Dispatcher {
-        store: store.clone(),
-        channels: channels.clone(),
-        router,
-        pepper,
-        random,
+    Live {
         policy,
         apps,
-        clock: clock.clone(),
-        wake,
-        submitted,
-    });
-
-    let workers = CancellationToken::new();
-    let dispatching = tokio::spawn(dispatcher.run(workers.clone()));
-    let reports = ReportSink {
-        store: store.clone(),
-        clock: clock.clone(),
-    };
-    // Reports stop after the dispatcher, so the reports of its last submits are recorded.
-    let reports_stop = CancellationToken::new();
-    let reporting = tokio::spawn(reports.run(report_rx, named_submits, reports_stop.clone()));
-    let sweeping = tokio::spawn(
-        Sweeper {
-            store: store.clone(),
-            clock,
-        }
-        .run(workers.clone()),
-    );
-
-    let socket = socket_path(&data_dir, &config);
-    let bound = match bind_tcp(&config.api.listen).await {
-        Ok(tcp) => bind_unix(&socket, config.api.unix_socket_mode).map(|unix| (tcp, unix)),
-        Err(e) => Err(e),
-    };
-    let (tcp, unix) = match bound {
-        Ok(bound) => bound,
-        Err(e) => {
-            workers.cancel();
-            channels_stop.cancel();
-            reports_stop.cancel();
-            return Err(e);
-        }
-    };
-    for l in &tcp {
-        if let Ok(addr) = l.local_addr() {
-            tracing::info!(%addr, "listening on TCP (API key required)");
-        }
-    }
-    tracing::info!(path = %socket.display(), "listening on the Unix socket (trusted)");
-    for c in &config.channels {
-        if matches!(c.kind, ChannelKind::Sim) {
-            tracing::warn!(channel = %c.name, "channel {} is a SIMULATED handset: messages go to GET /sim/messages, not to real phones", c.name);
-        }
-    }
-    tracing::info!(data_dir = %data_dir.display(), "otpd is ready");
-    crate::systemd::ready();
-    crate::systemd::spawn_watchdog(store.clone(), workers.clone());
-
-    let state = Arc::new(AppState {
-        engine,
+        router,
         channels,
-        phones,
-        max_body: config.api.max_body_bytes,
-        keys: Default::default(),
-    });
-    let stopping = stop.clone();
-    tokio::spawn(async move {
-        stopping.cancelled().await;
-        crate::systemd::stopping();
-    });
-    let served = serve(
-        state,
-        Listeners {
-            tcp,
-            unix: Some((unix, socket)),
-        },
-        stop,
-    )
-    .await;
-
-    tracing::info!("stopping: finishing messages in flight");
-    workers.cancel();
-    if tokio::time::timeout(DRAIN_DEADLINE, dispatching)
-        .await
-        .is_err()
-    {
-        tracing::warn!(
-            "some messages were still in flight at the deadline; they will be sent again at the next start"
-        );
     }
-    channels_stop.cancel();
-    if tokio::time::timeout(DRAIN_DEADLINE, async {
-        while channel_tasks.join_next().await.is_some() {}
-    })
-    .await
-    .is_err()
-    {
-        tracing::warn!("a channel did not close in time");
-    }
-    reports_stop.cancel();
-    let _ = reporting.await;
-    let _ = sweeping.await;
-    // Fold the WAL into the database file, so a copy of otpd.db alone is whole.
-    if let Err(e) = crate::store::checkpoint(&db) {
-        tracing::warn!(error = %e, "final checkpoint failed; the WAL is replayed at the next start");
-    }
-    tracing::info!("stopped");
-    drop(lock);
-    served
-}
-
-type Built = (Vec<Arc<dyn Channel>>, Option<Arc<SimPhones>>);
-
-fn build_channels(
-    config: &Config,
-    reports: mpsc::Sender<DeliveryReport>,
-    clock: Arc<dyn Clock>,
-    stop: &CancellationToken,
-    tasks: &mut tokio::task::JoinSet<()>,
-) -> anyhow::Result<Built> {
-    let mut channels: Vec<Arc<dyn Channel>> = Vec::new();
-    let mut phones = None;
-    for c in &config.channels {
-        match &c.kind {
-            ChannelKind::Sim => {
-                let shared = phones
-                    .get_or_insert_with(|| Arc::new(SimPhones::default()))
-                    .clone();
-                channels.push(Arc::new(SimChannel::new(
-                    c.name.clone(),
-                    shared,
-                    reports.clone(),
-                    clock.clone(),
-                )));
-            }
-            ChannelKind::Smpp(smpp) => {
-                let (channel, mut links) =
-                    SmppChannel::start(c.name.clone(), smpp.clone(), reports.clone(), stop.clone());
-                tasks.spawn(async move { while links.join_next().await.is_some() {} });
-                channels.push(Arc::new(channel));
-            }
-            ChannelKind::Modem(_) => anyhow::bail!(
-                "channel {:?}: kind \"modem\" is not available in this build of otpd yet",
-                c.name
-            ),
-        }
-    }
-    Ok((channels, phones))
 }

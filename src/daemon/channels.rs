@@ -1,0 +1,114 @@
+//! The running channels. A (re)load hands over the configured channel list; a channel whose
+//! config did not change keeps running (an SMPP link stays bound), a changed or removed one is
+//! stopped, and a new one is started. Every channel has its own stop token for that.
+
+use crate::channel::sim::{SimChannel, SimPhones};
+use crate::channel::smpp::SmppChannel;
+use crate::channel::{Channel, DeliveryReport};
+use crate::config::{ChannelConfig, ChannelKind};
+use crate::model::Clock;
+use std::sync::Arc;
+use tokio::sync::mpsc;
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+
+struct Running {
+    config: ChannelConfig,
+    channel: Arc<dyn Channel>,
+    stop: CancellationToken,
+}
+
+pub struct ChannelSet {
+    running: Vec<Running>,
+    /// The simulated phones, shared by every `sim` channel of every load.
+    pub phones: Arc<SimPhones>,
+    reports: mpsc::Sender<DeliveryReport>,
+    clock: Arc<dyn Clock>,
+    /// The channels' I/O tasks, awaited at shutdown.
+    pub tasks: JoinSet<()>,
+}
+
+impl ChannelSet {
+    pub fn new(reports: mpsc::Sender<DeliveryReport>, clock: Arc<dyn Clock>) -> ChannelSet {
+        ChannelSet {
+            running: Vec::new(),
+            phones: Arc::new(SimPhones::default()),
+            reports,
+            clock,
+            tasks: JoinSet::new(),
+        }
+    }
+
+    /// Brings the running channels in line with `configs`; returns them in config order.
+    /// Fails, changing nothing, if a channel cannot be built.
+    pub fn apply(&mut self, configs: &[ChannelConfig]) -> anyhow::Result<Vec<Arc<dyn Channel>>> {
+        if let Some(c) = configs
+            .iter()
+            .find(|c| matches!(c.kind, ChannelKind::Modem(_)))
+        {
+            anyhow::bail!(
+                "channel {:?}: kind \"modem\" is not available in this build of otpd yet",
+                c.name
+            );
+        }
+        let mut old = std::mem::take(&mut self.running);
+        for config in configs {
+            let kept = old
+                .iter()
+                .position(|r| r.config == *config)
+                .map(|i| old.swap_remove(i));
+            let running = match kept {
+                Some(running) => running,
+                None => self.start(config)?,
+            };
+            self.running.push(running);
+        }
+        for gone in old {
+            tracing::info!(channel = %gone.config.name, "stopping a channel that the configuration changed or removed");
+            gone.stop.cancel();
+        }
+        Ok(self.running.iter().map(|r| r.channel.clone()).collect())
+    }
+
+    fn start(&mut self, config: &ChannelConfig) -> anyhow::Result<Running> {
+        let stop = CancellationToken::new();
+        let channel: Arc<dyn Channel> = match &config.kind {
+            ChannelKind::Sim => {
+                tracing::warn!(channel = %config.name, "channel {} is a SIMULATED handset: messages go to GET /sim/messages, not to real phones", config.name);
+                Arc::new(SimChannel::new(
+                    config.name.clone(),
+                    self.phones.clone(),
+                    self.reports.clone(),
+                    self.clock.clone(),
+                ))
+            }
+            ChannelKind::Smpp(smpp) => {
+                let (channel, mut links) = SmppChannel::start(
+                    config.name.clone(),
+                    smpp.clone(),
+                    self.reports.clone(),
+                    stop.clone(),
+                );
+                self.tasks
+                    .spawn(async move { while links.join_next().await.is_some() {} });
+                Arc::new(channel)
+            }
+            ChannelKind::Modem(_) => anyhow::bail!(
+                "channel {:?}: kind \"modem\" is not available yet",
+                config.name
+            ),
+        };
+        Ok(Running {
+            config: config.clone(),
+            channel,
+            stop,
+        })
+    }
+
+    /// Stops every channel (SMPP links unbind).
+    pub fn stop_all(&mut self) {
+        for r in self.running.drain(..) {
+            r.stop.cancel();
+        }
+    }
+}

@@ -1,0 +1,64 @@
+//! SIGHUP: read the config file again and apply what can change while running: the OTP
+//! policy and templates, the apps, and the channels (unchanged ones keep running; an SMPP link
+//! whose config did not change stays bound). A config with an error is refused whole and the
+//! running one kept. Listeners, the data directory and the store need a restart.
+
+use super::channels::ChannelSet;
+use crate::config::Config;
+use crate::live::LiveConfig;
+use std::path::PathBuf;
+use tokio_util::sync::CancellationToken;
+
+/// Handles SIGHUP until `stop`; then gives the channels back for shutdown.
+pub async fn on_sighup(
+    path: Option<PathBuf>,
+    mut current: Config,
+    live: LiveConfig,
+    mut channels: ChannelSet,
+    stop: CancellationToken,
+) -> ChannelSet {
+    use tokio::signal::unix::{SignalKind, signal};
+    let Ok(mut hup) = signal(SignalKind::hangup()) else {
+        tracing::warn!("cannot listen for SIGHUP; reloading is off");
+        stop.cancelled().await;
+        return channels;
+    };
+    loop {
+        tokio::select! {
+            _ = hup.recv() => {}
+            () = stop.cancelled() => return channels,
+        }
+        let Some(path) = &path else {
+            tracing::info!(
+                "SIGHUP: otpd runs on its embedded defaults (no --config); nothing to reload"
+            );
+            continue;
+        };
+        let next = match Config::load(path) {
+            Ok(next) => next,
+            Err(e) => {
+                tracing::error!(error = %e, "SIGHUP: the config has an error; keeping the running one");
+                continue;
+            }
+        };
+        if next.api.listen != current.api.listen
+            || next.api.unix_socket != current.api.unix_socket
+            || next.data_dir != current.data_dir
+            || next.store.synchronous != current.store.synchronous
+        {
+            tracing::warn!(
+                "SIGHUP: changes to [api] listeners, data_dir and [store] take effect at the next restart"
+            );
+        }
+        match channels.apply(&next.channels) {
+            Ok(running) => {
+                live.set(super::live_from(&next, running));
+                current = next;
+                tracing::info!(path = %path.display(), "configuration reloaded");
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "SIGHUP: cannot start the channels; keeping the running configuration")
+            }
+        }
+    }
+}

@@ -40,12 +40,18 @@ pub struct Metrics {
     pub outbox_depth: Gauge,
     pub send_seconds: Histogram,
     pub verify_seconds: Histogram,
+    /// submit_sm in flight on each SMPP link (its window occupancy).
+    pub smpp_in_flight: Family<ChannelLabel, Gauge>,
+    /// submit_sm → submit_sm_resp, per SMPP channel.
+    pub smpp_round_trip: LatencyFamily,
 }
 
 fn latency() -> Histogram {
     // 100 µs to about 3 s.
     Histogram::new(exponential_buckets(0.0001, 2.0, 16))
 }
+
+type LatencyFamily = Family<ChannelLabel, Histogram, fn() -> Histogram>;
 
 pub static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
     let mut registry = Registry::with_prefix("otpd");
@@ -58,6 +64,8 @@ pub static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
         outbox_depth: Gauge::default(),
         send_seconds: latency(),
         verify_seconds: latency(),
+        smpp_in_flight: Family::default(),
+        smpp_round_trip: Family::new_with_constructor(latency),
     };
     registry.register(
         "sends",
@@ -93,6 +101,16 @@ pub static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
         "verify_duration_seconds",
         "Time to judge a verify",
         m.verify_seconds.clone(),
+    );
+    registry.register(
+        "smpp_in_flight",
+        "submit_sm awaiting their response, per SMPP channel",
+        m.smpp_in_flight.clone(),
+    );
+    registry.register(
+        "smpp_round_trip_seconds",
+        "submit_sm to submit_sm_resp, per SMPP channel",
+        m.smpp_round_trip.clone(),
     );
     Metrics { registry, ..m }
 });

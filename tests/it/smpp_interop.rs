@@ -144,6 +144,17 @@ max_tps = 50
 
     let ready = c.get("/readyz").await;
     assert_eq!(ready.body["channels"][0]["state"], "up", "{}", ready.text);
+    let metrics = c.get("/metrics").await.text;
+    for line in [
+        "otpd_smpp_round_trip_seconds_count{channel=\"operator\"} 1",
+        "otpd_smpp_in_flight{channel=\"operator\"} 0",
+        "otpd_deliveries_total{channel=\"operator\",state=\"delivered\"} 1",
+    ] {
+        assert!(
+            metrics.lines().any(|l| l == line),
+            "no {line:?} in:\n{metrics}"
+        );
+    }
 
     assert!(daemon.stop().success());
     smsc.next("unbind");

@@ -83,6 +83,10 @@ pub(super) struct Link {
     reference: u16,
     /// Transceiver, or one half of transmitter_receiver.
     bind: BindKind,
+    /// When each submitted part (by tag) went out, for the round-trip metric.
+    sent_at: HashMap<u64, Instant>,
+    in_flight_gauge: prometheus_client::metrics::gauge::Gauge,
+    round_trip: prometheus_client::metrics::histogram::Histogram,
     /// Shared with the other half of a transmitter_receiver pair, whose receipts name the ids
     /// this half was given.
     ids: Arc<Mutex<super::ids::RecentIds>>,
@@ -98,6 +102,9 @@ impl Link {
         health: SharedHealth,
     ) -> Link {
         let rate = RateLimit::new(config.max_tps);
+        let label = crate::metrics::ChannelLabel {
+            channel: name.clone(),
+        };
         Link {
             name,
             config,
@@ -111,6 +118,15 @@ impl Link {
             reference: 0,
             bind,
             ids,
+            sent_at: HashMap::new(),
+            in_flight_gauge: crate::metrics::METRICS
+                .smpp_in_flight
+                .get_or_create(&label)
+                .clone(),
+            round_trip: crate::metrics::METRICS
+                .smpp_round_trip
+                .get_or_create(&label)
+                .clone(),
         }
     }
 
@@ -236,6 +252,10 @@ impl Link {
                     );
                 }
                 let _ = wr.flush().await;
+            }
+            if !matches!(self.bind, BindKind::Receiver) {
+                // The receiver half of a pair submits nothing; it must not zero the gauge.
+                self.in_flight_gauge.set(session.in_flight() as i64);
             }
             if session.state() == State::Closed {
                 self.requeue(session.drain_in_flight());
@@ -403,6 +423,8 @@ impl Link {
             };
             match session.submit(submit, now.into_std()) {
                 Ok(_) => {
+                    self.sent_at
+                        .insert(key << 8 | message.next_part as u64, now);
                     self.rate.record(now.into_std());
                     message.next_part += 1;
                     message.in_flight += 1;
@@ -438,6 +460,7 @@ impl Link {
                 )));
             }
             Event::SubmitAccepted { tag, message_id } => {
+                self.observe_round_trip(tag, now);
                 let key = tag >> 8;
                 if let Some(m) = self.messages.get_mut(&key) {
                     m.in_flight = m.in_flight.saturating_sub(1);
@@ -457,8 +480,12 @@ impl Link {
                     }
                 }
             }
-            Event::SubmitRejected { tag, status } => self.on_rejected(tag, status, now),
+            Event::SubmitRejected { tag, status } => {
+                self.observe_round_trip(tag, now);
+                self.on_rejected(tag, status, now)
+            }
             Event::SubmitTimedOut { tag } => {
+                self.sent_at.remove(&tag);
                 // The SMSC may have it; the dispatcher decides, with a fresh code.
                 if let Some(mut m) = self.messages.remove(&(tag >> 8)) {
                     m.answer(SubmitOutcome::Retry {
@@ -513,6 +540,13 @@ impl Link {
         None
     }
 
+    fn observe_round_trip(&mut self, tag: u64, now: Instant) {
+        if let Some(sent) = self.sent_at.remove(&tag) {
+            self.round_trip
+                .observe(now.duration_since(sent).as_secs_f64());
+        }
+    }
+
     fn on_rejected(&mut self, tag: u64, code: u32, now: Instant) {
         let key = tag >> 8;
         let part = (tag & 0xFF) as usize;
@@ -550,6 +584,7 @@ impl Link {
     fn requeue(&mut self, tags: Vec<u64>) {
         let mut keys: Vec<u64> = Vec::new();
         for tag in tags {
+            self.sent_at.remove(&tag);
             let key = tag >> 8;
             if let Some(m) = self.messages.get_mut(&key) {
                 m.in_flight = 0;

@@ -42,6 +42,10 @@ async fn a_backup_taken_under_load_restores_with_the_pepper() {
     let to = recipient();
     let id = c.send_ok(json!({ "recipient": to })).await;
     let code = c.wait_code(&to, 1).await;
+    // Until its submit is recorded, a message is still in the outbox, and a restored copy
+    // would (rightly) send it again with a fresh code.
+    c.wait_status(&id, "delivered", |s| s["delivery"]["state"] == "delivered")
+        .await;
 
     // Sends keep coming while the backup is taken.
     let load = {

@@ -16,7 +16,9 @@ const DRAIN: std::time::Duration = std::time::Duration::from_secs(5);
 
 pub struct Listeners {
     pub tcp: Vec<TcpListener>,
-    pub unix: Option<(UnixListener, PathBuf)>,
+    /// The Unix listener, and its path when otpd bound it (removed at exit; a socket systemd
+    /// passed is systemd's to keep).
+    pub unix: Option<(UnixListener, Option<PathBuf>)>,
 }
 
 pub async fn bind_tcp(addrs: &[std::net::SocketAddr]) -> anyhow::Result<Vec<TcpListener>> {
@@ -28,6 +30,31 @@ pub async fn bind_tcp(addrs: &[std::net::SocketAddr]) -> anyhow::Result<Vec<TcpL
         out.push(listener);
     }
     Ok(out)
+}
+
+/// Listeners handed over by systemd socket activation (`LISTEN_FDS`, see
+/// systemd/otpd.socket): TCP ones, and at most one Unix one. `None` when there are none.
+pub fn inherited() -> anyhow::Result<Option<(Vec<TcpListener>, Option<UnixListener>)>> {
+    let mut fds = listenfd::ListenFd::from_env();
+    if fds.len() == 0 {
+        return Ok(None);
+    }
+    let mut tcp = Vec::new();
+    let mut unix = None;
+    for i in 0..fds.len() {
+        if let Ok(Some(l)) = fds.take_tcp_listener(i) {
+            l.set_nonblocking(true)?;
+            tcp.push(TcpListener::from_std(l)?);
+        } else if let Ok(Some(l)) = fds.take_unix_listener(i) {
+            l.set_nonblocking(true)?;
+            unix = Some(UnixListener::from_std(l)?);
+        } else {
+            anyhow::bail!(
+                "socket {i} passed by systemd is neither a TCP nor a Unix stream listener"
+            );
+        }
+    }
+    Ok(Some((tcp, unix)))
 }
 
 /// Binds the Unix socket with `mode`. A socket file left by a crash is replaced; one that a
@@ -73,7 +100,7 @@ pub async fn serve(
                 .await
         });
     }
-    let unix_path = listeners.unix.as_ref().map(|(_, p)| p.clone());
+    let unix_path = listeners.unix.as_ref().and_then(|(_, p)| p.clone());
     if let Some((listener, path)) = listeners.unix {
         let app = router(state.clone(), Transport::Unix);
         let stop = stop.clone();
@@ -81,7 +108,9 @@ pub async fn serve(
             let served = axum::serve(listener, app)
                 .with_graceful_shutdown(stop.cancelled_owned())
                 .await;
-            let _ = std::fs::remove_file(&path);
+            if let Some(path) = path {
+                let _ = std::fs::remove_file(path);
+            }
             served
         });
     }

@@ -168,8 +168,17 @@ pub async fn run(
     );
 
     let socket = socket_path(&data_dir, &config);
-    let bound = match bind_tcp(&config.api.listen).await {
-        Ok(tcp) => bind_unix(&socket, config.api.unix_socket_mode).map(|unix| (tcp, unix)),
+    let bound = match crate::api::serve::inherited() {
+        // Socket activation: systemd's sockets replace `[api] listen` (and the Unix socket,
+        // if it passed one).
+        Ok(Some((tcp, Some(unix)))) => Ok((tcp, (unix, None))),
+        Ok(Some((tcp, None))) => bind_unix(&socket, config.api.unix_socket_mode)
+            .map(|unix| (tcp, (unix, Some(socket.clone())))),
+        Ok(None) => match bind_tcp(&config.api.listen).await {
+            Ok(tcp) => bind_unix(&socket, config.api.unix_socket_mode)
+                .map(|unix| (tcp, (unix, Some(socket.clone())))),
+            Err(e) => Err(e),
+        },
         Err(e) => Err(e),
     };
     let (tcp, unix) = match bound {
@@ -215,7 +224,7 @@ pub async fn run(
         state,
         Listeners {
             tcp,
-            unix: Some((unix, socket)),
+            unix: Some(unix),
         },
         stop,
     )

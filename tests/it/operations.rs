@@ -177,3 +177,38 @@ async fn metrics_count_sends_verifies_and_deliveries_without_a_key() {
     }
     assert!(!text.contains(&code), "a code in the metrics");
 }
+
+#[tokio::test]
+async fn socket_activation_serves_on_the_socket_systemd_passes() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("otpd.toml");
+    // No TCP listener of its own: only the passed socket can answer on TCP.
+    std::fs::write(&config, "[api]\nlisten = []\n").unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut activator = std::process::Command::new("systemd-socket-activate")
+        .args(["-l", &format!("127.0.0.1:{port}")])
+        .arg(env!("CARGO_BIN_EXE_otpd"))
+        .args(["serve", "--config"])
+        .arg(&config)
+        .arg("--data-dir")
+        .arg(dir.path().join("data"))
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("systemd-socket-activate (Debian package systemd) is needed");
+    let c = Client::tcp(format!("127.0.0.1:{port}").parse().unwrap());
+    // The first connection starts otpd, which then answers on the very same socket.
+    let health = crate::client::eventually("otpd started by socket activation", || async {
+        match c.try_call("GET", "/healthz", &[], None).await {
+            Ok(reply) if reply.status == 200 => Some(reply),
+            _ => None,
+        }
+    })
+    .await;
+    assert_eq!(health.body["status"], "ok");
+    let _ = activator.kill();
+    let _ = activator.wait();
+}

@@ -61,6 +61,21 @@ pub fn socket_path(data_dir: &Path, config: &Config) -> PathBuf {
         .unwrap_or_else(|| data_dir.join("otpd.sock"))
 }
 
+/// The pepper file: `[otp] pepper_file`, else a credential named `pepper` passed by systemd
+/// (`LoadCredential=pepper:...`), else `<data_dir>/pepper`.
+pub fn pepper_path(config: &Config, data_dir: &Path) -> PathBuf {
+    if let Some(path) = &config.otp.pepper_file {
+        return path.clone();
+    }
+    if let Some(dir) = std::env::var_os("CREDENTIALS_DIRECTORY") {
+        let credential = PathBuf::from(dir).join("pepper");
+        if credential.exists() {
+            return credential;
+        }
+    }
+    data_dir.join("pepper")
+}
+
 pub fn durability(config: &Config) -> Durability {
     match config.store.synchronous {
         Synchronous::Normal => Durability::Normal,
@@ -85,11 +100,7 @@ pub async fn run(
         .with_context(|| format!("cannot create the data directory {}", data_dir.display()))?;
     phone::warm_up();
 
-    let pepper_path = config
-        .otp
-        .pepper_file
-        .clone()
-        .unwrap_or_else(|| data_dir.join("pepper"));
+    let pepper_path = pepper_path(&config, &data_dir);
     let (pepper, created) = Pepper::load_or_create(&pepper_path)?;
     if created {
         tracing::info!(path = %pepper_path.display(), "created a new pepper file; back it up apart from the database");

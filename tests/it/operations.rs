@@ -212,3 +212,20 @@ async fn socket_activation_serves_on_the_socket_systemd_passes() {
     let _ = activator.kill();
     let _ = activator.wait();
 }
+
+#[tokio::test]
+async fn a_pepper_credential_from_systemd_is_used() {
+    let creds = tempfile::tempdir().unwrap();
+    std::fs::write(creds.path().join("pepper"), [7u8; 32]).unwrap();
+    let daemon = Daemon::start_with_env(
+        "[api]\nlisten = []\n",
+        &[("CREDENTIALS_DIRECTORY", creds.path().to_str().unwrap())],
+    );
+    // No pepper is made in the data directory: the credential is the key.
+    assert!(!daemon.data_dir().join("pepper").exists());
+    let c = daemon.unix();
+    let to = recipient();
+    let id = c.send_ok(json!({ "recipient": to })).await;
+    let code = c.wait_code(&to, 1).await;
+    assert_eq!(c.verify(&id, &code).await.body["valid"], true);
+}

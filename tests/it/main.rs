@@ -26,4 +26,5 @@ mod reload;
 mod resend;
 mod secrets;
 mod smpp_interop;
+mod sms_interop;
 mod support;

@@ -153,7 +153,6 @@ impl Channel for SimChannel {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use crate::model::SystemClock;

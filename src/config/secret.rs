@@ -42,12 +42,6 @@ fn read_secret_file(path: &Path) -> std::io::Result<Secret> {
 }
 
 #[cfg(test)]
-#[allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::panic
-)]
 mod tests {
     use super::super::ChannelKind;
     use super::super::tests::{err_at, parse};

@@ -136,7 +136,6 @@ fn unreachable_hmac() -> Hmac<Sha256> {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

@@ -118,7 +118,6 @@ fn type_name(t: Type) -> &'static str {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

@@ -103,7 +103,6 @@ pub fn visible_status(v: &Verification, now: Timestamp) -> Status {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

@@ -201,12 +201,6 @@ pub fn unpack(octets: &[u8], count: usize, fill_bits: u8) -> Vec<u8> {
 }
 
 #[cfg(test)]
-#[allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
 mod tests {
     use super::*;
 

@@ -56,7 +56,6 @@ pub(super) fn upgrade(conn: &mut Connection, path: &Path) -> Result<(), StoreErr
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used, clippy::indexing_slicing)]
 mod tests {
     use super::*;
 

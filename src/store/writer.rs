@@ -159,7 +159,6 @@ fn run_writer(conn: Connection, mut jobs: mpsc::Receiver<Box<dyn Job>>) {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

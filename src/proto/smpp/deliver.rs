@@ -58,7 +58,6 @@ impl Deliver {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used)]
 
     use bytes::BytesMut;
     use rusmpp::types::AnyOctetString;

@@ -94,7 +94,6 @@ pub fn next_frame(buf: &mut BytesMut, max_len: usize) -> Result<Option<BytesMut>
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used, clippy::indexing_slicing)]
 
     use super::*;
 

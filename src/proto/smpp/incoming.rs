@@ -208,7 +208,6 @@ fn salvage(header: &Header, id: CommandId, body: Option<&[u8]>) -> Received {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used, clippy::indexing_slicing)]
 
     use rusmpp::CommandStatus;
     use rusmpp::pdus::{

@@ -192,7 +192,6 @@ pub fn encode(command: &Command) -> Bytes {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
     use rusmpp::decode::DecodeWithLength;
 

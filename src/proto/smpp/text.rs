@@ -181,12 +181,6 @@ fn chunks<T: Copy>(units: &[T], per_part: usize, pair_start: fn(T) -> bool) -> V
 }
 
 #[cfg(test)]
-#[allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
 mod tests {
     use super::*;
 

@@ -125,12 +125,6 @@ pub(crate) fn decode_timestamp(r: &mut Reader, field: &'static str) -> Result<St
 }
 
 #[cfg(test)]
-#[allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
 mod tests {
     use super::*;
     use crate::proto::sms::from_hex;

@@ -208,12 +208,6 @@ fn validity_octet(validity: Duration) -> u8 {
 }
 
 #[cfg(test)]
-#[allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
 mod tests {
     use super::*;
     use crate::proto::sms::from_hex;

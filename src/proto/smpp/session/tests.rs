@@ -1,8 +1,6 @@
 //! Session tests: the peer's PDUs are built with rusmpp and fed as bytes; what the session
 //! sends is decoded back with rusmpp. Time only moves when a test moves it.
 
-#![allow(clippy::unwrap_used, clippy::indexing_slicing)]
-
 use std::iter;
 
 use rusmpp::decode::DecodeWithLength;

@@ -56,17 +56,7 @@ fn alphabet(dcs: u8) -> Option<Alphabet> {
 pub fn decode_deliver(hex: &str, with_smsc: bool) -> Result<Deliver, PduError> {
     let bytes = from_hex(hex)?;
     let mut r = Reader::new(&bytes);
-    if with_smsc {
-        r.skip_smsc()?;
-    }
-    let first = r.octet("TP-MTI")?;
-    let mti = first & 0x03;
-    if mti != MTI_DELIVER {
-        return Err(PduError::WrongType {
-            expected: "SMS-DELIVER",
-            mti,
-        });
-    }
+    let first = r.tpdu_start(with_smsc, MTI_DELIVER, "SMS-DELIVER")?;
     let originator = decode_address(&mut r, "TP-OA")?;
     r.octet("TP-PID")?;
     let dcs_at = r.pos();
@@ -140,12 +130,6 @@ pub fn decode_deliver(hex: &str, with_smsc: bool) -> Result<Deliver, PduError> {
 }
 
 #[cfg(test)]
-#[allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
 mod tests {
     use super::*;
     use crate::proto::sms::{Submit, encode_submit, to_hex};

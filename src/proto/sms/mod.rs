@@ -153,6 +153,28 @@ impl<'a> Reader<'a> {
             _ => Ok(()),
         }
     }
+
+    /// Reads the start of a TPDU: the SMSC address if `with_smsc`, then the first octet,
+    /// whose message type must be `mti` (`name` says which, for the error). Returns the
+    /// first octet for its other flags.
+    pub(crate) fn tpdu_start(
+        &mut self,
+        with_smsc: bool,
+        mti: u8,
+        name: &'static str,
+    ) -> Result<u8, PduError> {
+        if with_smsc {
+            self.skip_smsc()?;
+        }
+        let first = self.octet("TP-MTI")?;
+        if first & 0x03 != mti {
+            return Err(PduError::WrongType {
+                expected: name,
+                mti: first & 0x03,
+            });
+        }
+        Ok(first)
+    }
 }
 
 /// Parses a hex string (either case, surrounding whitespace ignored) into octets.
@@ -190,12 +212,6 @@ pub(crate) fn to_hex(bytes: &[u8]) -> String {
 }
 
 #[cfg(test)]
-#[allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
 mod tests {
     use super::*;
 

@@ -49,17 +49,7 @@ pub fn outcome(status: u8) -> ReportOutcome {
 pub fn decode_status_report(hex: &str, with_smsc: bool) -> Result<StatusReport, PduError> {
     let bytes = from_hex(hex)?;
     let mut r = Reader::new(&bytes);
-    if with_smsc {
-        r.skip_smsc()?;
-    }
-    let first = r.octet("TP-MTI")?;
-    let mti = first & 0x03;
-    if mti != MTI_STATUS_REPORT {
-        return Err(PduError::WrongType {
-            expected: "SMS-STATUS-REPORT",
-            mti,
-        });
-    }
+    r.tpdu_start(with_smsc, MTI_STATUS_REPORT, "SMS-STATUS-REPORT")?;
     let reference = r.octet("TP-MR")?;
     let recipient = decode_address(&mut r, "TP-RA")?;
     let service_centre_time = decode_timestamp(&mut r, "TP-SCTS")?;
@@ -75,12 +65,6 @@ pub fn decode_status_report(hex: &str, with_smsc: bool) -> Result<StatusReport, 
 }
 
 #[cfg(test)]
-#[allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
 mod tests {
     use super::*;
     use crate::proto::sms::to_hex;

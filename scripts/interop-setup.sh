@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# Installs the third-party peers of the interop tests into target/interop (run by the tests
-# themselves when missing): the `smpp` package from npm, whose server side plays the SMSC, and
-# the `smspdudecoder` package from PyPI, which decodes otpd's GSM 03.40 PDUs.
+# Installs the third-party peers of the interop tests (run by the tests themselves when
+# missing): into target/interop the `smpp` package from npm, whose server side plays the SMSC,
+# and the `smspdudecoder` package from PyPI, which decodes otpd's GSM 03.40 PDUs; from Debian,
+# `gammu` (a modem client that must be able to send through `otpd modem-sim`) and
+# `python3-gammu` (whose DecodePDU cross-checks otpd's PDUs).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 dir=target/interop
@@ -16,4 +18,12 @@ fi
 if [ ! -d "$dir/py/smspdudecoder" ]; then
   # smspdudecoder 2.x needs bitstring's 3.x API.
   PIP_ROOT_USER_ACTION=ignore python3 -m pip install --quiet --disable-pip-version-check --target "$dir/py" smspdudecoder==2.2.0 bitstring==3.1.9 >&2
+fi
+if ! command -v gammu >/dev/null || ! /usr/bin/python3 -c 'import gammu' 2>/dev/null; then
+  command -v apt-get >/dev/null || { echo "apt-get is needed to install gammu and python3-gammu for the modem interop tests" >&2; exit 1; }
+  sudo=""
+  [ "$(id -u)" = 0 ] || sudo="sudo"
+  export DEBIAN_FRONTEND=noninteractive
+  $sudo apt-get install -y -q gammu python3-gammu >&2 \
+    || { $sudo apt-get update -q >&2 && $sudo apt-get install -y -q gammu python3-gammu >&2; }
 fi

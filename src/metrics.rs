@@ -44,6 +44,12 @@ pub struct Metrics {
     pub smpp_in_flight: Family<ChannelLabel, Gauge>,
     /// submit_sm → submit_sm_resp, per SMPP channel.
     pub smpp_round_trip: LatencyFamily,
+    /// Signal strength each modem last reported (`AT+CSQ`), in dBm.
+    pub modem_signal_dbm: Family<ChannelLabel, Gauge>,
+    /// A part handed to the modem until its `+CMGS: <mr>` (queueing included), per modem channel.
+    pub modem_send_time: LatencyFamily,
+    /// Times a modem was reopened after it hung, vanished or failed to start.
+    pub modem_reopens: Family<ChannelLabel, Counter>,
 }
 
 fn latency() -> Histogram {
@@ -66,6 +72,9 @@ pub static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
         verify_seconds: latency(),
         smpp_in_flight: Family::default(),
         smpp_round_trip: Family::new_with_constructor(latency),
+        modem_signal_dbm: Family::default(),
+        modem_send_time: Family::new_with_constructor(latency),
+        modem_reopens: Family::default(),
     };
     registry.register(
         "sends",
@@ -111,6 +120,21 @@ pub static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
         "smpp_round_trip_seconds",
         "submit_sm to submit_sm_resp, per SMPP channel",
         m.smpp_round_trip.clone(),
+    );
+    registry.register(
+        "modem_signal_dbm",
+        "Signal strength the modem last reported, in dBm",
+        m.modem_signal_dbm.clone(),
+    );
+    registry.register(
+        "modem_send_seconds",
+        "A part handed to the modem until its +CMGS reference (queueing included), per modem channel",
+        m.modem_send_time.clone(),
+    );
+    registry.register(
+        "modem_reopens",
+        "Modem devices reopened after a hang, a vanished device or a failed start",
+        m.modem_reopens.clone(),
     );
     Metrics { registry, ..m }
 });

@@ -2,8 +2,10 @@
 //!
 //! The dispatcher sees every channel through [`Channel`]: it hands over an [`Outgoing`]
 //! message and gets a [`SubmitOutcome`]; reports arrive later on the shared report queue.
-//! Kinds: `sim` (a simulated handset in the process). SMPP and GSM modems plug in here.
+//! Kinds: `smpp`, `modem` (a GSM modem on a serial port) and `sim` (a simulated modem in the
+//! process, driven through the same AT path).
 
+pub mod modem;
 pub mod sim;
 pub mod smpp;
 
@@ -69,6 +71,12 @@ pub trait Channel: Send + Sync {
     fn name(&self) -> &str;
     fn kind(&self) -> &'static str;
     fn health(&self) -> Health;
+    /// How many more messages the channel takes without making them wait (a modem sends
+    /// one at a time); `None` when it does not say. The dispatcher prefers a channel with
+    /// room over the next one in config order, and the first one up when none has room.
+    fn spare(&self) -> Option<usize> {
+        None
+    }
     /// Hands a message to the channel. The future resolves once the channel knows whether
     /// the network took it.
     fn submit(&self, message: Outgoing) -> SubmitFuture;

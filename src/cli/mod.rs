@@ -4,6 +4,7 @@
 
 mod client;
 mod keys;
+mod modem;
 
 use crate::config::Config;
 use crate::daemon;
@@ -81,6 +82,11 @@ enum Command {
     /// An SMSC simulator (SMPP 3.4 server) for loopback tests and benchmarks, with fault
     /// injection.
     SmscSim(crate::smsc_sim::SimArgs),
+    /// Work with a GSM modem directly.
+    Modem {
+        #[command(subcommand)]
+        action: modem::ModemAction,
+    },
 }
 
 /// Runs the command line; returns the process exit code.
@@ -137,6 +143,7 @@ pub fn main() -> anyhow::Result<i32> {
             )
         }
         Command::Key { action } => keys::run(action),
+        Command::Modem { action } => modem::run(action),
         Command::SmscSim(args) => {
             init_logs(LogFormat::Text);
             runtime()?.block_on(crate::smsc_sim::run(args))?;

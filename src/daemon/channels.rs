@@ -2,15 +2,21 @@
 //! config did not change keeps running (an SMPP link stays bound), a changed or removed one is
 //! stopped, and a new one is started. Every channel has its own stop token for that.
 
+use crate::channel::modem::{Device, ModemChannel, Setup, Timing};
 use crate::channel::sim::{SimChannel, SimPhones};
 use crate::channel::smpp::SmppChannel;
 use crate::channel::{Channel, DeliveryReport};
 use crate::config::{ChannelConfig, ChannelKind};
 use crate::model::Clock;
+use crate::proto::modem::{ModemConfig, SimPin};
 use std::sync::Arc;
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
+
+/// Messages a modem takes before a burst spills over to the next modem that is up: the
+/// one it is sending and the next, so it never waits between sends.
+const MODEM_PREFERRED_LOAD: usize = 2;
 
 struct Running {
     config: ChannelConfig,
@@ -42,15 +48,6 @@ impl ChannelSet {
     /// Brings the running channels in line with `configs`; returns them in config order.
     /// Fails, changing nothing, if a channel cannot be built.
     pub fn apply(&mut self, configs: &[ChannelConfig]) -> anyhow::Result<Vec<Arc<dyn Channel>>> {
-        if let Some(c) = configs
-            .iter()
-            .find(|c| matches!(c.kind, ChannelKind::Modem(_)))
-        {
-            anyhow::bail!(
-                "channel {:?}: kind \"modem\" is not available in this build of otpd yet",
-                c.name
-            );
-        }
         let mut old = std::mem::take(&mut self.running);
         for config in configs {
             let kept = old
@@ -93,10 +90,34 @@ impl ChannelSet {
                     .spawn(async move { while links.join_next().await.is_some() {} });
                 Arc::new(channel)
             }
-            ChannelKind::Modem(_) => anyhow::bail!(
-                "channel {:?}: kind \"modem\" is not available yet",
-                config.name
-            ),
+            ChannelKind::Modem(modem) => {
+                let setup = Setup {
+                    name: config.name.clone(),
+                    kind: "modem",
+                    device: Device::Serial {
+                        path: modem.device.clone(),
+                        baud: modem.baud,
+                    },
+                    session: ModemConfig {
+                        sim_pin: modem.sim_pin.as_ref().map(|p| SimPin::new(p.expose())),
+                        smsc: modem.smsc.clone(),
+                        ..ModemConfig::default()
+                    },
+                    keepalive: modem.keepalive,
+                    timing: Timing::default(),
+                    preferred_load: MODEM_PREFERRED_LOAD,
+                };
+                let (channel, task) = ModemChannel::start(
+                    setup,
+                    self.reports.clone(),
+                    self.clock.clone(),
+                    stop.clone(),
+                );
+                self.tasks.spawn(async move {
+                    let _ = task.await;
+                });
+                Arc::new(channel)
+            }
         };
         Ok(Running {
             config: config.clone(),

@@ -24,6 +24,7 @@ use crate::otp::template;
 use crate::secret::Secret;
 use crate::store::outbox::OutboxEntry;
 use crate::store::{Store, StoreError, WriteTx};
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{Notify, Semaphore};
@@ -155,6 +156,8 @@ impl Dispatcher {
     ) -> Result<Vec<Work>, StoreError> {
         let live = self.live.get();
         let mut work = Vec::new();
+        // Messages of this batch given to each channel, against what it says it has room for.
+        let mut assigned: HashMap<usize, usize> = HashMap::new();
         for entry in tx.claim_due(now, now.plus(LEASE), limit)? {
             let Some(v) = tx.verification(&entry.verification_id)? else {
                 tx.dequeue(&entry.verification_id)?;
@@ -195,12 +198,26 @@ impl Dispatcher {
                 tx.reschedule(&v.id, now.plus(backoff(entry.tries)), entry.tries + 1, &[])?;
                 continue;
             }
-            let up = remaining
+            let up: Vec<usize> = remaining
                 .iter()
-                .filter_map(|i| live.channels.get(*i))
-                .find(|c| c.health().state == LinkState::Up)
-                .cloned();
-            let Some(channel) = up else {
+                .copied()
+                .filter(|i| {
+                    live.channels
+                        .get(*i)
+                        .is_some_and(|c| c.health().state == LinkState::Up)
+                })
+                .collect();
+            // The first channel up with room (a busy modem lets the next one help), else the
+            // first one up, which queues it.
+            let with_room = up.iter().copied().find(|i| {
+                let spare = live.channels.get(*i).and_then(|c| c.spare());
+                spare.is_none_or(|spare| spare > assigned.get(i).copied().unwrap_or(0))
+            });
+            let chosen = with_room.or(up.first().copied()).and_then(|i| {
+                *assigned.entry(i).or_default() += 1;
+                live.channels.get(i).cloned()
+            });
+            let Some(channel) = chosen else {
                 // Nothing to fail over to right now: keep the message queued until a channel
                 // comes back or the code expires.
                 // Waiting is not a try: `tries` counts what channels did with the message.

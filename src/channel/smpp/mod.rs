@@ -38,7 +38,7 @@ impl SharedHealth {
         }
     }
 
-    fn get(&self) -> Health {
+    pub fn get(&self) -> Health {
         self.0
             .lock()
             .ok()

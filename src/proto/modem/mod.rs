@@ -64,6 +64,10 @@ impl Drop for SimPin {
     }
 }
 
+/// How [`Event::InitFailed`] starts when the SIM refused the PIN: the owner must not enter
+/// it again in a later session (three refusals lock the SIM behind its PUK).
+pub const PIN_REFUSED: &str = "the SIM refused the PIN";
+
 /// How the session talks to the modem. `Debug` is safe to log: the PIN is a [`SimPin`].
 #[derive(Debug, Clone)]
 pub struct ModemConfig {

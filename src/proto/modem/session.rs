@@ -13,7 +13,7 @@ use std::fmt;
 use std::time::{Duration, Instant};
 
 use super::commands::{self, Command};
-use super::{Busy, Event, ModemConfig};
+use super::{Busy, Event, ModemConfig, PIN_REFUSED};
 use crate::proto::at::{Digester, Final, Item, Urc};
 use crate::proto::sms::{self, EncodedPdu};
 
@@ -318,7 +318,7 @@ impl Session {
             }
             (Command::PinEnter, Ok(())) => self.urgent.push_front(Command::Creg),
             (Command::PinEnter, Err(fin)) => self.fail(&format!(
-                "the SIM refused the PIN ({}); not retried, to spare the PUK",
+                "{PIN_REFUSED} ({}); not retried, to spare the PUK",
                 describe(&fin)
             )),
             (Command::Creg, result) => {

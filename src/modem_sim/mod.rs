@@ -21,11 +21,14 @@
 //!   `parse.rs` reads command lines, `store.rs` keeps reports and joins concatenated
 //!   parts, `noise.rs` makes the unsolicited noise, `config.rs` holds [`Config`] and
 //!   its [`Faults`].
+//! - [`serve`] (`serve.rs`): runs a [`Modem`] over any async byte stream (a pty, or
+//!   `tokio::io::duplex` in-process).
 
 mod config;
 mod modem;
 mod noise;
 mod parse;
+mod serve;
 mod store;
 
 #[cfg(test)]
@@ -35,3 +38,4 @@ mod tests;
 
 pub use config::{Config, Faults, Pin};
 pub use modem::{Delivered, Event, Modem};
+pub use serve::{Outcome, serve};

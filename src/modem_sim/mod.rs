@@ -23,11 +23,15 @@
 //!   its [`Faults`].
 //! - [`serve`] (`serve.rs`): runs a [`Modem`] over any async byte stream (a pty, or
 //!   `tokio::io::duplex` in-process).
+//! - `pty.rs`: `otpd modem-sim --link PATH`: a pseudo-terminal behind a stable symlink,
+//!   re-created when the vanish fault strikes; `args.rs`: its command line, [`SimArgs`].
 
+mod args;
 mod config;
 mod modem;
 mod noise;
 mod parse;
+mod pty;
 mod serve;
 mod store;
 
@@ -36,6 +40,8 @@ mod fault_tests;
 #[cfg(test)]
 mod tests;
 
+pub use args::SimArgs;
 pub use config::{Config, Faults, Pin};
 pub use modem::{Delivered, Event, Modem};
+pub use pty::run;
 pub use serve::{Outcome, serve};

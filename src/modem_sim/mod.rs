@@ -16,7 +16,7 @@
 //!
 //! The parts, from the inside out:
 //!
-//! - [`Modem`] (`modem.rs` with `modem/general.rs` and `modem/sms.rs`): the sans-IO state
+//! - [`Modem`] (`modem.rs` and its children in `modem/`): the sans-IO state
 //!   machine. Bytes and `now` in; bytes, [`Delivered`] messages and [`Event`]s out.
 //!   `parse.rs` reads command lines, `store.rs` keeps reports and joins concatenated
 //!   parts, `noise.rs` makes the unsolicited noise, `config.rs` holds [`Config`] and

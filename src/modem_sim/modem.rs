@@ -2,6 +2,11 @@
 //! `now` in; bytes for the DTE, delivered messages and [`Event`]s out. See the module doc
 //! of `modem_sim` for its states.
 //!
+//! Here: the state, the timers, unsolicited output and the shape of responses. The
+//! children add to `impl Modem`: `line.rs` reads command lines, `general.rs` answers V.250
+//! and 27.007 commands, `sms.rs` the 27.005 ones, `send.rs` does the rest of `AT+CMGS`
+//! (the PDU after the prompt, the network, the report that comes back).
+//!
 //! Output is collected in one buffer that [`Modem::poll_output`] hands over whole, so a
 //! command typed one byte at a time (Gammu does) costs no allocation per byte.
 //!
@@ -12,6 +17,8 @@
 //! a response's information lines and its final result, as real sticks sometimes do.
 
 mod general;
+mod line;
+mod send;
 mod sms;
 
 use std::collections::VecDeque;
@@ -19,17 +26,11 @@ use std::fmt;
 use std::mem;
 use std::time::{Duration, Instant, SystemTime};
 
-use super::config::{Config, every};
+use super::config::Config;
 use super::noise::{self, Rng};
-use super::parse::{self, Cmd};
 use super::store::{Reassembly, Storage};
 use crate::proto::sms::DecodedSubmit;
 
-/// Longest command line kept; a longer one is answered `ERROR` at its end.
-const MAX_LINE: usize = 1024;
-/// Bytes kept while a command executes (the send delay); more are lost, as in a modem's
-/// small input buffer.
-const MAX_BACKLOG: usize = 8192;
 /// Wrong PINs before the SIM wants its PUK.
 const PIN_TRIES: u8 = 3;
 
@@ -468,96 +469,6 @@ impl Modem {
         }
     }
 
-    fn keep_for_later(&mut self, bytes: &[u8]) {
-        let room = MAX_BACKLOG.saturating_sub(self.backlog.len());
-        self.backlog
-            .extend_from_slice(bytes.get(..room.min(bytes.len())).unwrap_or_default());
-    }
-
-    /// Reads `bytes` in the current entry mode, one at a time; stops when a send starts
-    /// executing (the rest waits) or the modem hangs or vanishes (the rest is lost).
-    fn feed(&mut self, bytes: &[u8], now: Instant) {
-        for (i, &b) in bytes.iter().enumerate() {
-            match self.entry {
-                Entry::Line { .. } => self.line_byte(b, now),
-                Entry::Pdu { .. } => self.pdu_byte(b, now),
-                Entry::Text { .. } => self.text_byte(b, now),
-            }
-            if self.gone || self.hung_until.is_some() {
-                return;
-            }
-            if self.busy.is_some() {
-                self.keep_for_later(bytes.get(i + 1..).unwrap_or_default());
-                return;
-            }
-        }
-    }
-
-    fn echo(&mut self, b: u8) {
-        if self.settings.echo {
-            self.out.push(b);
-        }
-    }
-
-    fn line_byte(&mut self, b: u8, now: Instant) {
-        let Entry::Line { buf, overflow } = &mut self.entry else {
-            return;
-        };
-        match b {
-            // ESC abandons the line; it is not echoed.
-            0x1b => {
-                buf.clear();
-                *overflow = false;
-                return;
-            }
-            b'\r' | b'\n' => {
-                let line = mem::take(buf);
-                let too_long = mem::take(overflow);
-                self.echo(b);
-                if too_long {
-                    self.final_result(self.out.len(), Final::Error);
-                } else if !line.iter().all(|c| c.is_ascii_whitespace()) {
-                    self.run_line(&line, now);
-                }
-                return;
-            }
-            0x08 | 0x7f => {
-                buf.pop();
-            }
-            _ if buf.len() < MAX_LINE => buf.push(b),
-            _ => *overflow = true,
-        }
-        self.echo(b);
-    }
-
-    /// Executes a command line: its commands in order, up to the first error.
-    fn run_line(&mut self, line: &[u8], now: Instant) {
-        let start = self.out.len();
-        let text = String::from_utf8_lossy(line);
-        let Some(cmds) = parse::parse(&text) else {
-            self.final_result(start, Final::Error);
-            return;
-        };
-        for cmd in &cmds {
-            match self.command(cmd, now) {
-                Step::Next => {}
-                Step::Stop(result) => {
-                    self.final_result(start, result);
-                    return;
-                }
-                Step::Prompt => return,
-            }
-        }
-        self.final_result(start, Final::Ok);
-    }
-
-    fn command(&mut self, cmd: &Cmd, now: Instant) -> Step {
-        match self.general(cmd, now) {
-            Some(step) => step,
-            None => self.sms_command(cmd).unwrap_or(Step::Stop(Final::Error)),
-        }
-    }
-
     /// One information line of a response.
     fn info(&mut self, line: &str) {
         self.out.extend_from_slice(b"\r\n");
@@ -602,81 +513,6 @@ impl Modem {
                 self.out.extend(noise);
             }
         }
-    }
-
-    /// The send's time is up: answer, deliver, schedule the report, apply the faults
-    /// that follow a send, then read what was typed meanwhile.
-    fn finish_send(&mut self, now: Instant) {
-        let Some(busy) = self.busy.take() else {
-            return;
-        };
-        let start = self.out.len();
-        match busy.outcome {
-            Ok((reference, submit)) => {
-                self.info(&format!("+CMGS: {reference}"));
-                self.final_result(start, Final::Ok);
-                self.sent(reference, submit, now);
-            }
-            Err(cms) => {
-                self.final_result(start, Final::Cms(cms));
-                self.events.push_back(Event::SendFailed { cms });
-            }
-        }
-        let faults = &self.config.faults;
-        if every(faults.vanish_after, self.sends) {
-            let duration = faults.vanish_for;
-            self.gone = true;
-            self.events.push_back(Event::Vanish { duration });
-        } else if every(faults.hang_after, self.sends) {
-            let duration = faults.hang_for;
-            self.hung_until = Some(after(now, duration));
-            self.events.push_back(Event::Hung { duration });
-        }
-        if self.gone || self.hung_until.is_some() {
-            self.backlog.clear();
-            return;
-        }
-        let backlog = mem::take(&mut self.backlog);
-        self.feed(&backlog, now);
-    }
-
-    /// The network took the message: the handset gets it (whole, once its last part
-    /// is in) and a report is scheduled when one was asked for.
-    fn sent(&mut self, reference: u8, submit: DecodedSubmit, now: Instant) {
-        let DecodedSubmit {
-            destination,
-            status_report,
-            text,
-            concat,
-            ..
-        } = submit;
-        self.events.push_back(Event::Sent {
-            reference,
-            recipient: destination.clone(),
-            part: concat.map(|c| (c.seq, c.total)),
-        });
-        if let Some(text) = self.reassembly.add(&destination, text, concat) {
-            self.delivered.push_back(Delivered {
-                recipient: destination.clone(),
-                text,
-            });
-        }
-        if !status_report {
-            return;
-        }
-        self.reports_asked = self.reports_asked.wrapping_add(1);
-        if every(self.config.faults.drop_reports_every, self.reports_asked) {
-            self.events.push_back(Event::ReportDropped { reference });
-            return;
-        }
-        let report = DueReport {
-            at: after(now, self.config.report_delay),
-            reference,
-            recipient: destination,
-            submitted: self.wall(now),
-        };
-        // Delays are all the same, so the queue stays in due order.
-        self.reports.push_back(report);
     }
 
     /// The wall-clock time at `now`.

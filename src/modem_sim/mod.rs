@@ -36,6 +36,8 @@ mod serve;
 mod store;
 
 #[cfg(test)]
+mod driver_tests;
+#[cfg(test)]
 mod fault_tests;
 #[cfg(test)]
 mod tests;

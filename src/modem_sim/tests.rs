@@ -1,6 +1,7 @@
 //! The simulated modem against a scripted DTE, with a hand-advanced clock: command
 //! parsing, the answers drivers rely on, sending, reports, memory, SIM PIN. The faults
-//! are in `fault_tests.rs`; otpd's own driver session runs against it at the end.
+//! are in `fault_tests.rs`; otpd's own driver session runs against it in
+//! `driver_tests.rs`.
 
 use std::time::{Duration, Instant};
 
@@ -572,91 +573,4 @@ fn never_panics_on_random_input() {
         dte.delivered();
         dte.events();
     }
-}
-
-/// otpd's own driver session (`proto::modem`) against the simulator: init with a PIN,
-/// a long message, its reports. What the lead's `sim` channel will do over a duplex.
-#[test]
-fn otpds_driver_session_works_against_it() {
-    use crate::proto::modem::{Event as DriverEvent, ModemConfig, Session, SimPin};
-    let config = Config {
-        sim_pin: Some(Pin::new("2468")),
-        register_after: Duration::from_secs(3),
-        send_delay: Duration::from_millis(800),
-        report_delay: Duration::from_secs(5),
-        ..Config::default()
-    };
-    let mut dte = Dte::new(config);
-    let driver_config = ModemConfig {
-        sim_pin: Some(SimPin::new("2468")),
-        smsc: Some("+255754000001".into()),
-        ..ModemConfig::default()
-    };
-    let mut session = Session::new(driver_config, dte.now);
-    let mut buf = Vec::new();
-    let mut events = Vec::new();
-    let mut pump = |dte: &mut Dte, session: &mut Session, events: &mut Vec<DriverEvent>| {
-        for _ in 0..10_000 {
-            let mut moved = false;
-            while let Some(bytes) = session.poll_transmit() {
-                dte.modem.input(&bytes, dte.now);
-                moved = true;
-            }
-            while let Some(bytes) = dte.modem.poll_output() {
-                buf.extend(bytes);
-                session.handle_input(&mut buf, dte.now);
-                moved = true;
-            }
-            events.extend(std::iter::from_fn(|| session.poll_event()));
-            if moved {
-                continue;
-            }
-            let next = [session.next_timeout(), dte.modem.next_timeout()]
-                .into_iter()
-                .flatten()
-                .min();
-            match next {
-                Some(at) => {
-                    dte.now = dte.now.max(at);
-                    session.handle_timeout(dte.now);
-                    dte.modem.handle_timeout(dte.now);
-                }
-                None => return,
-            }
-        }
-        panic!("the conversation never settles");
-    };
-    pump(&mut dte, &mut session, &mut events);
-    assert!(session.is_ready(), "{events:?}");
-    let parts = pdus(
-        "+255712345678",
-        &"Your otpd code is 123456. ".repeat(8),
-        true,
-    );
-    assert_eq!(parts.len(), 2);
-    for (tag, pdu) in parts.into_iter().enumerate() {
-        session.send(tag as u64, pdu, dte.now).unwrap();
-    }
-    pump(&mut dte, &mut session, &mut events);
-    let sent: Vec<(u64, u8)> = events
-        .iter()
-        .filter_map(|e| match e {
-            DriverEvent::Sent { tag, reference } => Some((*tag, *reference)),
-            _ => None,
-        })
-        .collect();
-    assert_eq!(sent, [(0, 0), (1, 1)], "{events:?}");
-    let reports: Vec<u8> = events
-        .iter()
-        .filter_map(|e| match e {
-            DriverEvent::StatusReport(r) => Some(r.reference),
-            _ => None,
-        })
-        .collect();
-    assert_eq!(reports, [0, 1], "{events:?}");
-    let delivered = dte.delivered();
-    assert_eq!(delivered.len(), 1);
-    assert_eq!(delivered[0].text, "Your otpd code is 123456. ".repeat(8));
-    // Every +CDS was acknowledged: nothing left to acknowledge.
-    assert_eq!(dte.cmd("AT+CNMA"), "\r\n+CMS ERROR: 340\r\n");
 }

@@ -203,3 +203,90 @@ fn a_regular_file_at_the_link_is_not_replaced() {
     assert!(stderr.contains("not a symlink"), "{stderr}");
     assert_eq!(std::fs::read_to_string(&path).unwrap(), "precious");
 }
+
+/// Asks libGammu's PDU codec (tests/interop/gammu_pdu.py) one JSON request per line.
+fn libgammu(requests: &[Value]) -> Vec<Value> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let setup = Command::new(root.join("scripts/interop-setup.sh"))
+        .status()
+        .unwrap();
+    assert!(setup.success(), "scripts/interop-setup.sh failed");
+    let input: String = requests.iter().map(|r| format!("{r}\n")).collect();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("requests");
+    std::fs::write(&file, input).unwrap();
+    // The Debian python3 has the gammu module; another python3 on PATH may not.
+    let out = output_within_deadline(
+        Command::new("sh")
+            .arg("-c")
+            .arg("exec /usr/bin/python3 \"$0\" < \"$1\"")
+            .arg(root.join("tests/interop/gammu_pdu.py"))
+            .arg(&file),
+    );
+    assert!(
+        out.status.success(),
+        "gammu_pdu.py: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+#[test]
+fn libgammu_reads_our_status_reports_and_we_read_its_submits() {
+    use otpd::proto::sms::{Concat, NewStatusReport, decode_submit, encode_status_report};
+    use std::time::{Duration, SystemTime};
+
+    let reports: Vec<(u8, &str, u8)> = vec![(0, "+255712345678", 0), (255, "0712345678", 0x46)];
+    let requests: Vec<Value> = reports
+        .iter()
+        .map(|&(reference, recipient, status)| {
+            let pdu = encode_status_report(&NewStatusReport {
+                smsc: "+255754000000",
+                reference,
+                recipient,
+                service_centre_time: SystemTime::now(),
+                discharge_time: SystemTime::now() + Duration::from_secs(5),
+                status,
+            })
+            .unwrap();
+            serde_json::json!({ "decode": pdu.hex })
+        })
+        .collect();
+    for (answer, (reference, recipient, status)) in libgammu(&requests).iter().zip(&reports) {
+        assert_eq!(answer["type"], "Status_Report", "{answer}");
+        assert_eq!(answer["number"], *recipient);
+        assert_eq!(answer["reference"], u64::from(*reference));
+        assert_eq!(answer["status"], u64::from(*status));
+    }
+
+    let long = "Your otpd code is 123456. ".repeat(9);
+    let submits = [
+        serde_json::json!({ "encode": "hello [€] ~", "number": "+255712345678" }),
+        serde_json::json!({ "encode": "Msimbo ✓ 😀", "number": "0712345678", "unicode": true }),
+        serde_json::json!({ "encode": long, "number": "+255712345678" }),
+        serde_json::json!({ "encode": long, "number": "+255712345678", "ref16": true }),
+    ];
+    for (answer, request) in libgammu(&submits).iter().zip(&submits) {
+        let parts = answer["parts"].as_array().unwrap();
+        let mut text = String::new();
+        for (seq, part) in (1u8..).zip(parts) {
+            let decoded = decode_submit(part.as_str().unwrap(), true).unwrap();
+            assert_eq!(decoded.destination, request["number"]);
+            if parts.len() > 1 {
+                let Some(Concat {
+                    total, seq: got, ..
+                }) = decoded.concat
+                else {
+                    panic!("no concatenation header in {part}");
+                };
+                assert_eq!((total as usize, got), (parts.len(), seq));
+            }
+            text.push_str(&decoded.text);
+        }
+        assert_eq!(text, request["encode"].as_str().unwrap());
+    }
+}

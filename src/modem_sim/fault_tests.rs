@@ -225,3 +225,23 @@ fn sim_pin_and_registration_delay() {
     dte.advance(Duration::from_millis(1));
     assert_eq!(dte.cmd("AT+CREG?"), "\r\n+CREG: 0,1\r\n\r\nOK\r\n");
 }
+
+#[test]
+fn reports_wait_for_registration() {
+    let config = Config {
+        report_delay: Duration::from_secs(1),
+        ..Config::default()
+    };
+    let mut dte = Dte::quiet(config);
+    dte.cmd("AT+CNMI=2,1,0,1,0");
+    dte.submit(&one_pdu("x", true));
+    // The radio goes off before the report is due: it waits for the next registration.
+    dte.cmd("AT+CFUN=0");
+    assert_eq!(dte.advance(Duration::from_secs(60)), "");
+    assert_eq!(dte.modem.next_timeout(), None);
+    let answer = dte.cmd("AT+CFUN=1");
+    assert!(
+        answer.starts_with("\r\nOK\r\n\r\n+CDS: 25\r\n"),
+        "{answer:?}"
+    );
+}

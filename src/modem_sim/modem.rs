@@ -378,11 +378,17 @@ impl Modem {
             return Some(until);
         }
         let registration = self.registered_at.filter(|_| !self.announced);
+        // The network hands reports over only to a registered modem.
+        let report = self
+            .reports
+            .front()
+            .zip(self.registered_at)
+            .map(|(report, registered)| report.at.max(registered));
         [
             self.busy.as_ref().map(|b| b.until),
             self.noise_at,
             registration,
-            self.reports.front().map(|r| r.at),
+            report,
         ]
         .into_iter()
         .flatten()
@@ -415,7 +421,7 @@ impl Modem {
             self.announced = true;
             self.announce_registration();
         }
-        while self.reports.front().is_some_and(|r| r.at <= now) {
+        while self.registered(now) && self.reports.front().is_some_and(|r| r.at <= now) {
             if let Some(report) = self.reports.pop_front() {
                 self.report_due(report, now);
             }

@@ -1,5 +1,9 @@
 //! The network side of a send: the PDU (or text) typed after the prompt, its checks, the
 //! send delay, the handset that gets the message, and the status report that comes back.
+//!
+//! A report comes only while the modem is registered (SIM unlocked, radio on); one that
+//! falls due before waits, and after a power cycle it lands as `AT+CNMI` then says, which
+//! is "stored without a word" until the DTE sets `<ds>` again.
 
 use std::mem;
 use std::time::Instant;

@@ -11,6 +11,7 @@
 //! - [`store`]: every SQL statement, the schema and its upgrades, the one writer.
 //! - [`config`]: the TOML configuration file.
 //! - [`model`]: the plain records and enums the layers share.
+//! - [`smsc_sim`], [`modem_sim`]: an SMSC and a GSM modem, simulated, for tests and demos.
 
 #![cfg_attr(
     test,
@@ -32,6 +33,7 @@ pub mod delivery;
 pub mod live;
 pub mod metrics;
 pub mod model;
+pub mod modem_sim;
 pub mod otp;
 pub mod proto;
 pub mod secret;

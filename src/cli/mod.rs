@@ -87,6 +87,9 @@ enum Command {
         #[command(subcommand)]
         action: modem::ModemAction,
     },
+    /// A simulated GSM modem (AT commands, PDU mode) on a pseudo-terminal, with fault
+    /// injection; prints each message it sends as a JSON line.
+    ModemSim(crate::modem_sim::SimArgs),
 }
 
 /// Runs the command line; returns the process exit code.
@@ -147,6 +150,11 @@ pub fn main() -> anyhow::Result<i32> {
         Command::SmscSim(args) => {
             init_logs(LogFormat::Text);
             runtime()?.block_on(crate::smsc_sim::run(args))?;
+            Ok(0)
+        }
+        Command::ModemSim(args) => {
+            init_logs(LogFormat::Text);
+            runtime()?.block_on(crate::modem_sim::run(args))?;
             Ok(0)
         }
         Command::Backup { file, place } => {

@@ -4,6 +4,8 @@
 //! two to an octet, low nibble first, padded with `F`. When the type of number is
 //! alphanumeric (5) the "digits" are packed GSM-7 instead.
 
+use std::time::{SystemTime, UNIX_EPOCH};
+
 use super::{PduError, Reader};
 use crate::proto::gsm7;
 
@@ -124,6 +126,59 @@ pub(crate) fn decode_timestamp(r: &mut Reader, field: &'static str) -> Result<St
     ))
 }
 
+/// Encodes a service-centre address (TS 24.011 §8.2.5.1) as TS 27.005 puts it before a
+/// TPDU: a length in octets (type of address included), then the address. An empty number
+/// is the single octet `00`, "the SMSC stored in the SIM". `None` when not dialable.
+pub(crate) fn encode_smsc(number: &str) -> Option<Vec<u8>> {
+    if number.is_empty() {
+        return Some(vec![0]);
+    }
+    let mut address = encode_address(number)?;
+    // Replace the semi-octet count by the octet count of type of address plus digits.
+    let octets = u8::try_from(address.len() - 1).ok()?;
+    *address.first_mut()? = octets;
+    Some(address)
+}
+
+/// Encodes a UTC time as a 7-octet timestamp with time zone +00:00. Times before 1970
+/// are taken as 1970; the year is written modulo 100, as the field holds two digits.
+pub(crate) fn encode_timestamp(time: SystemTime) -> [u8; 7] {
+    let secs = time
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |since| since.as_secs());
+    let (year, month, day) = civil_from_days(secs / 86_400);
+    let of_day = secs % 86_400;
+    let fields = [
+        year % 100,
+        month,
+        day,
+        of_day / 3600,
+        of_day % 3600 / 60,
+        of_day % 60,
+        0,
+    ];
+    // Each field is below 100, so the digits fit.
+    fields.map(|v| {
+        let v = u8::try_from(v % 100).unwrap_or(0);
+        (v % 10) << 4 | (v / 10)
+    })
+}
+
+/// (year, month, day) of a count of days since 1970-01-01, in the proleptic Gregorian
+/// calendar (Howard Hinnant's `civil_from_days`, for days ≥ 0).
+fn civil_from_days(days: u64) -> (u64, u64, u64) {
+    let z = days + 719_468;
+    let era = z / 146_097;
+    let doe = z % 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + u64::from(month <= 2);
+    (year, month, day)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -227,5 +282,34 @@ mod tests {
                 value: 0xA2
             })
         );
+    }
+
+    #[test]
+    fn encodes_smsc_and_timestamps() {
+        assert_eq!(encode_smsc("").unwrap(), vec![0]);
+        assert_eq!(
+            encode_smsc("+255754000000").unwrap(),
+            from_hex("0791527545000000").unwrap()
+        );
+        assert_eq!(
+            encode_smsc("+27381000015").unwrap(),
+            from_hex("07917283010010F5").unwrap()
+        );
+        assert_eq!(encode_smsc("x"), None);
+        let at = |secs: u64| UNIX_EPOCH + std::time::Duration::from_secs(secs);
+        let ts = |time| {
+            let octets = encode_timestamp(time);
+            decode_timestamp(&mut Reader::new(&octets), "TP-SCTS").unwrap()
+        };
+        assert_eq!(ts(at(0)), "70-01-01 00:00:00 +00:00");
+        // 2026-11-22 05:05:41 UTC, and the leap day of 2024.
+        assert_eq!(ts(at(1_795_323_941)), "26-11-22 05:05:41 +00:00");
+        assert_eq!(ts(at(1_709_164_800 + 3599)), "24-02-29 00:59:59 +00:00");
+        assert_eq!(
+            ts(UNIX_EPOCH - std::time::Duration::from_secs(1)),
+            "70-01-01 00:00:00 +00:00"
+        );
+        assert_eq!(civil_from_days(10_957), (2000, 1, 1));
+        assert_eq!(civil_from_days(11_016), (2000, 2, 29));
     }
 }

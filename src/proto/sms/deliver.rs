@@ -22,14 +22,14 @@ pub struct Deliver {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Alphabet {
+pub(super) enum Alphabet {
     Gsm7,
     Eight,
     Ucs2,
 }
 
 /// The alphabet a TP-DCS names (TS 23.038 §4). Compressed and reserved groups are refused.
-fn alphabet(dcs: u8) -> Option<Alphabet> {
+pub(super) fn alphabet(dcs: u8) -> Option<Alphabet> {
     let from_bits = |bits: u8| match bits & 0x0C {
         0x00 => Some(Alphabet::Gsm7),
         0x04 => Some(Alphabet::Eight),

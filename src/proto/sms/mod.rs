@@ -2,7 +2,7 @@
 //!
 //! Pure byte work: [`encode_submit`] turns one message into the hex strings `AT+CMGS`
 //! takes, [`decode_status_report`] and [`decode_deliver`] read what `+CDS` / `+CMGR` /
-//! `+CMT` hand back. No I/O and no clock; decoders never panic and say what was wrong
+//! `+CMT` hand back; [`decode_submit`] and [`encode_status_report`] are the modem's side. No I/O and no clock; decoders never panic and say what was wrong
 //! and at which octet.
 //!
 //! Layout:
@@ -10,7 +10,10 @@
 //! - `address.rs`: address fields (semi-octet digits, alphanumeric) and timestamps;
 //! - `submit.rs`: SMS-SUBMIT, alphabet choice, concatenation, validity period;
 //! - `report.rs`: SMS-STATUS-REPORT and the TP-ST classes;
-//! - `deliver.rs`: SMS-DELIVER and the data coding scheme.
+//! - `deliver.rs`: SMS-DELIVER and the data coding scheme;
+//! - `submit_decode.rs`, `report_encode.rs`: the other direction of both, for the modem
+//!   simulator (it reads what a DTE submits and writes the reports an SMSC sends);
+//! - `user_data.rs`: TP-UD with its header (concatenation) and text.
 //!
 //! Offsets in [`PduError`] count octets from the start of the hex string given to the
 //! decoder, so they include the SMSC part when there is one, except
@@ -19,11 +22,17 @@
 mod address;
 mod deliver;
 mod report;
+mod report_encode;
 mod submit;
+mod submit_decode;
+mod user_data;
 
 pub use deliver::{Deliver, decode_deliver};
 pub use report::{ReportOutcome, StatusReport, decode_status_report, outcome};
+pub use report_encode::{NewStatusReport, encode_status_report};
 pub use submit::{EncodedPdu, Submit, encode_submit, try_encode_submit};
+pub use submit_decode::{DecodedSubmit, decode_submit};
+pub use user_data::Concat;
 
 use std::fmt;
 

@@ -84,6 +84,24 @@ impl WriteTx<'_> {
         Ok(())
     }
 
+    /// Creates a recipient's row with one send at `now`, unless it has one; returns whether
+    /// it did.
+    pub fn insert_recipient_limits(
+        &self,
+        recipient: &str,
+        now: Timestamp,
+        forget_at: Timestamp,
+    ) -> Result<bool, StoreError> {
+        let inserted = self
+            .conn
+            .prepare_cached(
+                "INSERT INTO limit_recipient (recipient, sends, forget_at) VALUES (?1, ?2, ?3) \
+                 ON CONFLICT (recipient) DO NOTHING",
+            )?
+            .execute(params![recipient, encode(&[now]), forget_at.0])?;
+        Ok(inserted == 1)
+    }
+
     pub fn delete_recipient_limits(&self, recipient: &str) -> Result<(), StoreError> {
         self.conn
             .prepare_cached("DELETE FROM limit_recipient WHERE recipient = ?1")?

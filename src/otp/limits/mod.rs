@@ -120,30 +120,33 @@ impl Limits {
     }
 }
 
-/// A recipient's state as the rules read it.
-struct RecipientState {
+/// A recipient's state as the rules read it: its recent sends and its run of failures.
+pub struct RecipientState {
     sends: Vec<Timestamp>,
     failures: Failures,
 }
 
 impl RecipientState {
+    /// `None` when the recipient has no row.
     fn load(
         tx: &WriteTx<'_>,
         limits: &Limits,
         recipient: &str,
         now: Timestamp,
-    ) -> Result<RecipientState, StoreError> {
-        let row = tx.recipient_limits(recipient)?.unwrap_or_default();
+    ) -> Result<Option<RecipientState>, StoreError> {
+        let Some(row) = tx.recipient_limits(recipient)? else {
+            return Ok(None);
+        };
         let failures = Failures {
             count: row.failures,
             last: row.last_failure,
             locked_until: row.locked_until,
         }
         .at(&limits.lockout, now);
-        Ok(RecipientState {
+        Ok(Some(RecipientState {
             sends: row.sends,
             failures,
-        })
+        }))
     }
 
     fn save(
@@ -177,24 +180,37 @@ struct Touched {
 
 /// Checks every limit for a send (or resend) at `now` and, if all pass, counts it. Runs in
 /// the writer job that creates the verification. `Ok(Err(refusal))`: refused, nothing counted.
+///
+/// This is on the hot path (one writer for every send), so it runs as few statements as it
+/// can: a recipient with no row (most sends go to a number not sent to lately) is checked and
+/// counted by one insert.
 pub fn admit_send(
     tx: &WriteTx<'_>,
     limits: &Limits,
     subject: &Subject<'_>,
     now: Timestamp,
 ) -> Result<Result<(), Refusal>, StoreError> {
-    let mut refusal: Option<Refusal> = None;
+    let (touched, mut refusal) = check_counters(tx, limits, subject, now)?;
     let per_recipient = !limits.per_recipient.is_empty();
-    let recipient = if per_recipient || limits.lockout.is_on() {
-        Some(RecipientState::load(tx, limits, subject.recipient, now)?)
-    } else {
-        None
-    };
-    if let Some(state) = &recipient {
+    let mut recipient: Option<RecipientState> = None;
+    let fresh = refusal.is_none()
+        && per_recipient
+        && tx.insert_recipient_limits(
+            subject.recipient,
+            now,
+            now.plus(limits.longest_recipient_window()),
+        )?;
+    if !fresh && (per_recipient || limits.lockout.is_on()) {
+        let state = RecipientState::load(tx, limits, subject.recipient, now)?.unwrap_or(
+            RecipientState {
+                sends: Vec::new(),
+                failures: Failures::default(),
+            },
+        );
         if limits.lockout.is_on()
             && let Some(wait) = state.failures.locked(now)
         {
-            refusal = Some(limits.lockout_refusal(wait));
+            refusal = Some(Refusal::worst(refusal, limits.lockout_refusal(wait)));
         }
         for rate in &limits.per_recipient {
             if let Err(wait) = window::log_admits(&state.sends, rate, now) {
@@ -205,67 +221,7 @@ pub fn admit_send(
                 refusal = Some(Refusal::worst(refusal, this));
             }
         }
-    }
-
-    let prefix = if limits.per_prefix.is_empty() {
-        None
-    } else {
-        super::phone::calling_code(subject.recipient).map(|code| format!("+{code}"))
-    };
-    let scopes: [(&'static str, &'static str, Option<String>, &[Rate]); 4] = [
-        (
-            "app",
-            "per_app",
-            Some(subject.appid.to_string()),
-            &limits.per_app,
-        ),
-        (
-            "key",
-            "per_key",
-            subject.key.map(str::to_string),
-            &limits.per_key,
-        ),
-        ("ip", "per_ip", subject.ip.map(ip_key), &limits.per_ip),
-        ("prefix", "per_prefix", prefix, &limits.per_prefix),
-    ];
-    let mut touched: Vec<Touched> = Vec::new();
-    for (scope, name, key, rates) in scopes {
-        let Some(key) = key else { continue };
-        for rate in rates {
-            let window_ms = rate.window_ms();
-            // Rates of one scope with the same window share one counter.
-            let counter = match touched
-                .iter()
-                .find(|t| t.scope == scope && t.window_ms == window_ms)
-            {
-                Some(t) => t.counter,
-                None => {
-                    let row = tx
-                        .limit_counter(scope, &key, window_ms)?
-                        .unwrap_or_default();
-                    let counter = Counter {
-                        bucket: row.bucket,
-                        count: u64::try_from(row.count).unwrap_or(0),
-                        previous: u64::try_from(row.previous).unwrap_or(0),
-                    }
-                    .at(window_ms, now);
-                    touched.push(Touched {
-                        scope,
-                        key: key.clone(),
-                        window_ms,
-                        counter,
-                    });
-                    counter
-                }
-            };
-            if let Err(wait) = window::counter_admits(counter, rate, now) {
-                let this = Refusal {
-                    limit: format!("{name} {rate}"),
-                    retry_after: wait,
-                };
-                refusal = Some(Refusal::worst(refusal, this));
-            }
-        }
+        recipient = Some(state);
     }
     if let Some(refusal) = refusal {
         return Ok(Err(refusal));
@@ -300,12 +256,74 @@ pub fn admit_send(
     Ok(Ok(()))
 }
 
+/// Reads and checks the sliding-window counters of a send; returns them (to be counted if the
+/// send goes ahead) and the refusal among them that frees last.
+fn check_counters(
+    tx: &WriteTx<'_>,
+    limits: &Limits,
+    subject: &Subject<'_>,
+    now: Timestamp,
+) -> Result<(Vec<Touched>, Option<Refusal>), StoreError> {
+    let mut refusal: Option<Refusal> = None;
+    let prefix = if limits.per_prefix.is_empty() {
+        None
+    } else {
+        super::phone::calling_code(subject.recipient).map(|code| format!("+{code}"))
+    };
+    let scopes: [(&'static str, &'static str, Option<String>, &[Rate]); 4] = [
+        ("app", "per_app", Some(subject.appid.to_string()), &limits.per_app),
+        ("key", "per_key", subject.key.map(str::to_string), &limits.per_key),
+        ("ip", "per_ip", subject.ip.map(ip_key), &limits.per_ip),
+        ("prefix", "per_prefix", prefix, &limits.per_prefix),
+    ];
+    let mut touched: Vec<Touched> = Vec::new();
+    for (scope, name, key, rates) in scopes {
+        let Some(key) = key.filter(|_| !rates.is_empty()) else {
+            continue;
+        };
+        for rate in rates {
+            let window_ms = rate.window_ms();
+            // Rates of one scope with the same window share one counter.
+            let counter = match touched
+                .iter()
+                .find(|t| t.scope == scope && t.window_ms == window_ms)
+            {
+                Some(t) => t.counter,
+                None => {
+                    let row = tx.limit_counter(scope, &key, window_ms)?.unwrap_or_default();
+                    let counter = Counter {
+                        bucket: row.bucket,
+                        count: u64::try_from(row.count).unwrap_or(0),
+                        previous: u64::try_from(row.previous).unwrap_or(0),
+                    }
+                    .at(window_ms, now);
+                    touched.push(Touched {
+                        scope,
+                        key: key.clone(),
+                        window_ms,
+                        counter,
+                    });
+                    counter
+                }
+            };
+            if let Err(wait) = window::counter_admits(counter, rate, now) {
+                let this = Refusal {
+                    limit: format!("{name} {rate}"),
+                    retry_after: wait,
+                };
+                refusal = Some(Refusal::worst(refusal, this));
+            }
+        }
+    }
+    Ok((touched, refusal))
+}
+
 /// What a verify may do, asked before its code is judged.
 pub enum VerifyGate {
     /// The recipient is locked out: answer 429 without judging the code.
     Locked(Refusal),
-    /// Judge the code, then tell [`after_verify`].
-    Open(Option<Failures>),
+    /// Judge the code, then give this to [`after_verify`] (`None`: the lockout is off).
+    Open(Option<Option<RecipientState>>),
 }
 
 /// Whether the recipient of a verify is locked out at `now`.
@@ -318,42 +336,36 @@ pub fn check_verify(
     if !limits.lockout.is_on() {
         return Ok(VerifyGate::Open(None));
     }
-    let row = tx.recipient_limits(recipient)?;
-    let Some(row) = row else {
-        return Ok(VerifyGate::Open(Some(Failures::default())));
-    };
-    let failures = Failures {
-        count: row.failures,
-        last: row.last_failure,
-        locked_until: row.locked_until,
-    }
-    .at(&limits.lockout, now);
-    Ok(match failures.locked(now) {
+    let state = RecipientState::load(tx, limits, recipient, now)?;
+    Ok(match state.as_ref().and_then(|s| s.failures.locked(now)) {
         Some(wait) => VerifyGate::Locked(limits.lockout_refusal(wait)),
-        None => VerifyGate::Open(Some(failures)),
+        None => VerifyGate::Open(Some(state)),
     })
 }
 
 /// Counts a judged verify: a wrong code adds to the recipient's run of failures (and may lock
-/// it), a right one ends the run. `gate` is what [`check_verify`] said.
+/// it), a right one ends the run. `gate` is what [`check_verify`] let through.
 pub fn after_verify(
     tx: &WriteTx<'_>,
     limits: &Limits,
     recipient: &str,
-    gate: Option<Failures>,
+    gate: Option<Option<RecipientState>>,
     failed: bool,
     now: Timestamp,
 ) -> Result<(), StoreError> {
-    let Some(failures) = gate else {
+    let Some(state) = gate else {
         return Ok(());
     };
-    if !failed && failures.count == 0 {
+    let mut state = state.unwrap_or(RecipientState {
+        sends: Vec::new(),
+        failures: Failures::default(),
+    });
+    if !failed && state.failures.count == 0 {
         // Nothing to reset: the common approval writes nothing.
         return Ok(());
     }
-    let mut state = RecipientState::load(tx, limits, recipient, now)?;
     state.failures = if failed {
-        failures.after_failure(&limits.lockout, now)
+        state.failures.after_failure(&limits.lockout, now)
     } else {
         Failures::default()
     };

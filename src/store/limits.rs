@@ -12,6 +12,8 @@ pub struct RecipientRow {
     pub failures: u32,
     pub last_failure: Timestamp,
     pub locked_until: Timestamp,
+    /// When the row says nothing any more (then pruned).
+    pub forget_at: Timestamp,
 }
 
 /// A sliding-window counter of one key, for one window length.
@@ -43,7 +45,7 @@ impl WriteTx<'_> {
         Ok(self
             .conn
             .prepare_cached(
-                "SELECT sends, failures, last_failure, locked_until FROM limit_recipient \
+                "SELECT sends, failures, last_failure, locked_until, forget_at FROM limit_recipient \
                  WHERE recipient = ?1",
             )?
             .query_row([recipient], |r| {
@@ -52,17 +54,17 @@ impl WriteTx<'_> {
                     failures: r.get(1)?,
                     last_failure: Timestamp(r.get(2)?),
                     locked_until: Timestamp(r.get(3)?),
+                    forget_at: Timestamp(r.get(4)?),
                 })
             })
             .optional()?)
     }
 
-    /// Writes a recipient's row; `forget_at` is when it says nothing any more (then pruned).
+    /// Writes a recipient's row, whole.
     pub fn save_recipient_limits(
         &self,
         recipient: &str,
         row: &RecipientRow,
-        forget_at: Timestamp,
     ) -> Result<(), StoreError> {
         self.conn
             .prepare_cached(
@@ -79,7 +81,28 @@ impl WriteTx<'_> {
                 row.failures,
                 row.last_failure.0,
                 row.locked_until.0,
-                forget_at.0
+                row.forget_at.0
+            ])?;
+        Ok(())
+    }
+
+    /// Updates an existing row but its `forget_at`: the index on that stays as it is.
+    pub fn update_recipient_limits(
+        &self,
+        recipient: &str,
+        row: &RecipientRow,
+    ) -> Result<(), StoreError> {
+        self.conn
+            .prepare_cached(
+                "UPDATE limit_recipient SET sends = ?2, failures = ?3, last_failure = ?4, \
+                 locked_until = ?5 WHERE recipient = ?1",
+            )?
+            .execute(params![
+                recipient,
+                encode(&row.sends),
+                row.failures,
+                row.last_failure.0,
+                row.locked_until.0
             ])?;
         Ok(())
     }
@@ -155,6 +178,22 @@ impl WriteTx<'_> {
                 row.previous,
                 forget_at.0
             ])?;
+        Ok(())
+    }
+
+    /// Sets the count of the current window of a counter whose window has not changed.
+    pub fn count_limit_counter(
+        &self,
+        scope: &str,
+        key: &str,
+        window_ms: i64,
+        count: i64,
+    ) -> Result<(), StoreError> {
+        self.conn
+            .prepare_cached(
+                "UPDATE limit_counter SET count = ?4 WHERE scope = ?1 AND key = ?2 AND window_ms = ?3",
+            )?
+            .execute(params![scope, key, window_ms, count])?;
         Ok(())
     }
 

@@ -120,10 +120,25 @@ impl Limits {
     }
 }
 
-/// A recipient's state as the rules read it: its recent sends and its run of failures.
+/// A recipient's state as the rules read it: its recent sends and its run of failures, and
+/// when its stored row is due for pruning (`None`: there is no row).
 pub struct RecipientState {
     sends: Vec<Timestamp>,
     failures: Failures,
+    stored_forget_at: Option<Timestamp>,
+}
+
+/// Pruning times are rounded up to this, so that most updates of a row (a failed verify soon
+/// after the send, an approval) leave its `forget_at`, and so the index on it, untouched. A
+/// row may outlive its use by this much.
+const FORGET_GRAIN_MS: i64 = 10 * 60_000;
+
+fn coarse(t: Timestamp) -> Timestamp {
+    Timestamp(
+        t.0.saturating_add(FORGET_GRAIN_MS - 1)
+            .div_euclid(FORGET_GRAIN_MS)
+            .saturating_mul(FORGET_GRAIN_MS),
+    )
 }
 
 impl RecipientState {
@@ -146,7 +161,16 @@ impl RecipientState {
         Ok(Some(RecipientState {
             sends: row.sends,
             failures,
+            stored_forget_at: Some(row.forget_at),
         }))
+    }
+
+    fn empty() -> RecipientState {
+        RecipientState {
+            sends: Vec::new(),
+            failures: Failures::default(),
+            stored_forget_at: None,
+        }
     }
 
     fn save(
@@ -158,15 +182,24 @@ impl RecipientState {
     ) -> Result<(), StoreError> {
         let forget_at = limits.forget_at(&self.sends, &self.failures);
         if forget_at <= now {
-            return tx.delete_recipient_limits(recipient);
+            return match self.stored_forget_at {
+                Some(_) => tx.delete_recipient_limits(recipient),
+                None => Ok(()),
+            };
         }
+        let forget_at = coarse(forget_at);
         let row = RecipientRow {
             sends: self.sends.clone(),
             failures: self.failures.count,
             last_failure: self.failures.last,
             locked_until: self.failures.locked_until,
+            forget_at,
         };
-        tx.save_recipient_limits(recipient, &row, forget_at)
+        match self.stored_forget_at {
+            // A later pruning time than needed only keeps the row a little longer.
+            Some(stored) if stored >= forget_at => tx.update_recipient_limits(recipient, &row),
+            _ => tx.save_recipient_limits(recipient, &row),
+        }
     }
 }
 
@@ -176,6 +209,8 @@ struct Touched {
     key: String,
     window_ms: i64,
     counter: Counter,
+    /// The fixed window of the stored row, if there is one.
+    stored_bucket: Option<i64>,
 }
 
 /// Checks every limit for a send (or resend) at `now` and, if all pass, counts it. Runs in
@@ -198,15 +233,11 @@ pub fn admit_send(
         && tx.insert_recipient_limits(
             subject.recipient,
             now,
-            now.plus(limits.longest_recipient_window()),
+            coarse(now.plus(limits.longest_recipient_window())),
         )?;
     if !fresh && (per_recipient || limits.lockout.is_on()) {
-        let state = RecipientState::load(tx, limits, subject.recipient, now)?.unwrap_or(
-            RecipientState {
-                sends: Vec::new(),
-                failures: Failures::default(),
-            },
-        );
+        let state = RecipientState::load(tx, limits, subject.recipient, now)?
+            .unwrap_or_else(RecipientState::empty);
         if limits.lockout.is_on()
             && let Some(wait) = state.failures.locked(now)
         {
@@ -245,13 +276,13 @@ pub fn admit_send(
             count: i64::try_from(counter.count).unwrap_or(i64::MAX),
             previous: i64::try_from(counter.previous).unwrap_or(i64::MAX),
         };
-        tx.save_limit_counter(
-            t.scope,
-            &t.key,
-            t.window_ms,
-            row,
-            counter.forget_at(t.window_ms),
-        )?;
+        if t.stored_bucket == Some(counter.bucket) {
+            // Same fixed window: only the count changes (not forget_at and its index).
+            tx.count_limit_counter(t.scope, &t.key, t.window_ms, row.count)?;
+        } else {
+            let forget_at = counter.forget_at(t.window_ms);
+            tx.save_limit_counter(t.scope, &t.key, t.window_ms, row, forget_at)?;
+        }
     }
     Ok(Ok(()))
 }
@@ -271,8 +302,18 @@ fn check_counters(
         super::phone::calling_code(subject.recipient).map(|code| format!("+{code}"))
     };
     let scopes: [(&'static str, &'static str, Option<String>, &[Rate]); 4] = [
-        ("app", "per_app", Some(subject.appid.to_string()), &limits.per_app),
-        ("key", "per_key", subject.key.map(str::to_string), &limits.per_key),
+        (
+            "app",
+            "per_app",
+            Some(subject.appid.to_string()),
+            &limits.per_app,
+        ),
+        (
+            "key",
+            "per_key",
+            subject.key.map(str::to_string),
+            &limits.per_key,
+        ),
         ("ip", "per_ip", subject.ip.map(ip_key), &limits.per_ip),
         ("prefix", "per_prefix", prefix, &limits.per_prefix),
     ];
@@ -290,7 +331,9 @@ fn check_counters(
             {
                 Some(t) => t.counter,
                 None => {
-                    let row = tx.limit_counter(scope, &key, window_ms)?.unwrap_or_default();
+                    let row = tx.limit_counter(scope, &key, window_ms)?;
+                    let stored_bucket = row.map(|r| r.bucket);
+                    let row = row.unwrap_or_default();
                     let counter = Counter {
                         bucket: row.bucket,
                         count: u64::try_from(row.count).unwrap_or(0),
@@ -302,6 +345,7 @@ fn check_counters(
                         key: key.clone(),
                         window_ms,
                         counter,
+                        stored_bucket,
                     });
                     counter
                 }
@@ -356,10 +400,7 @@ pub fn after_verify(
     let Some(state) = gate else {
         return Ok(());
     };
-    let mut state = state.unwrap_or(RecipientState {
-        sends: Vec::new(),
-        failures: Failures::default(),
-    });
+    let mut state = state.unwrap_or_else(RecipientState::empty);
     if !failed && state.failures.count == 0 {
         // Nothing to reset: the common approval writes nothing.
         return Ok(());

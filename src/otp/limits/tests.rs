@@ -512,11 +512,21 @@ async fn rows_are_pruned_once_they_no_longer_matter() {
     assert_eq!(h.count("SELECT count(*) FROM limit_counter"), 0);
     assert_eq!(h.count("SELECT count(*) FROM limit_recipient"), 2);
     // TO's sends matter for a day; OTHER's lock ends at 1m and its run is forgotten an hour
-    // later, but its sends too matter for a day.
-    prune(24 * 60 * MIN - 1).await;
+    // later, but its sends too matter for a day (rounded up to the pruning grain).
+    let day = coarse(Timestamp(T0 + 24 * 60 * MIN)).0 - T0;
+    assert!((24 * 60 * MIN..24 * 60 * MIN + 10 * MIN).contains(&day));
+    prune(day - 1).await;
     assert_eq!(h.count("SELECT count(*) FROM limit_recipient"), 2);
-    prune(24 * 60 * MIN).await;
+    prune(day).await;
     assert_eq!(h.count("SELECT count(*) FROM limit_recipient"), 0);
+}
+
+#[test]
+fn pruning_times_are_rounded_up_to_ten_minutes() {
+    assert_eq!(coarse(Timestamp(0)), Timestamp(0));
+    assert_eq!(coarse(Timestamp(1)), Timestamp(10 * MIN));
+    assert_eq!(coarse(Timestamp(10 * MIN)), Timestamp(10 * MIN));
+    assert_eq!(coarse(Timestamp(10 * MIN + 1)), Timestamp(20 * MIN));
 }
 
 #[tokio::test]
@@ -529,5 +539,34 @@ async fn a_lock_outlives_the_send_window() {
     h.verify(&id, "000000").await.unwrap();
     // The sends matter for a minute; the run for an hour after the lock (1m) ends.
     let forget: i64 = h.count("SELECT forget_at FROM limit_recipient");
-    assert_eq!(forget, T0 + 61 * MIN);
+    assert_eq!(Timestamp(forget), coarse(Timestamp(T0 + 61 * MIN)));
+    // Once the lock is over, an approval ends the run; the send is out of its window too, so
+    // the row has nothing left to say and goes.
+    h.at(2 * MIN);
+    assert!(h.verify(&id, CODE).await.unwrap().valid);
+    assert_eq!(h.count("SELECT count(*) FROM limit_recipient"), 0);
+}
+
+#[tokio::test]
+async fn an_approval_does_not_move_the_pruning_time_earlier() {
+    let h = Harness::new(Limits {
+        per_recipient: rates(&["5/10m"]),
+        ..lockout(1)
+    });
+    let id = h.send(TO).await.unwrap();
+    h.verify(&id, "000000").await.unwrap();
+    h.at(2 * MIN);
+    assert!(h.verify(&id, CODE).await.unwrap().valid);
+    // The row now matters only for the send (until 10m), but moving forget_at earlier would
+    // rewrite its index entry for nothing: it is kept.
+    let (failures, forget): (i64, i64) = h
+        .db()
+        .query_row("SELECT failures, forget_at FROM limit_recipient", [], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })
+        .unwrap();
+    assert_eq!(
+        (failures, Timestamp(forget)),
+        (0, coarse(Timestamp(T0 + 61 * MIN)))
+    );
 }

@@ -79,3 +79,35 @@ CREATE TABLE event (
     detail          TEXT
 ) STRICT;
 CREATE INDEX event_verification ON event (verification_id, id);
+
+-- version 2
+-- Rate limits and the lockout (config [limits]), here so that they hold across restarts.
+-- Each row says when it stops mattering (forget_at); the sweeper deletes it then.
+
+-- Per recipient (across apps): the latest accepted sends, for the exact sliding windows of
+-- per_recipient, and the run of failed verifies of the lockout.
+CREATE TABLE limit_recipient (
+    recipient    TEXT PRIMARY KEY,                 -- E.164
+    sends        BLOB NOT NULL,                    -- send times, 8-byte little-endian ms each, oldest first
+    failures     INTEGER NOT NULL DEFAULT 0,       -- failed verifies in a row, across verifications
+    last_failure INTEGER NOT NULL DEFAULT 0,
+    locked_until INTEGER NOT NULL DEFAULT 0,
+    forget_at    INTEGER NOT NULL
+) STRICT, WITHOUT ROWID;
+CREATE INDEX limit_recipient_forget ON limit_recipient (forget_at);
+
+-- Sliding-window counters of per_app, per_key, per_ip and per_prefix: for each key and window
+-- length, the count of the current fixed window and of the one before.
+CREATE TABLE limit_counter (
+    scope     TEXT NOT NULL,                       -- app | key | ip | prefix
+    key       TEXT NOT NULL,                       -- the appid, API key, client IP (IPv6: its /64) or "+CC"
+    window_ms INTEGER NOT NULL,
+    bucket    INTEGER NOT NULL,                    -- the current fixed window starts at bucket * window_ms
+    count     INTEGER NOT NULL,
+    previous  INTEGER NOT NULL,                    -- the count of fixed window bucket - 1
+    forget_at INTEGER NOT NULL,                    -- (bucket + 2) * window_ms
+    PRIMARY KEY (scope, key, window_ms)
+) STRICT, WITHOUT ROWID;
+CREATE INDEX limit_counter_forget ON limit_counter (forget_at);
+
+-- Events about no verification (a send refused by a limit) have verification_id ''.

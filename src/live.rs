@@ -1,16 +1,18 @@
-//! What SIGHUP can change while the daemon runs: the OTP policy and templates, the apps, and
-//! the channels with their routes. Readers take the current snapshot once per operation (an
-//! `Arc` clone under a short read lock), so one send, verify or dispatch sees one consistent
-//! configuration, and a reload swaps the whole snapshot at once.
+//! What SIGHUP can change while the daemon runs: the OTP policy and templates, the apps, the
+//! rate limits, and the channels with their routes. Readers take the current snapshot once per
+//! operation (an `Arc` clone under a short read lock), so one send, verify or dispatch sees one
+//! consistent configuration, and a reload swaps the whole snapshot at once.
 
 use crate::channel::Channel;
 use crate::delivery::router::Router;
-use crate::otp::{Apps, Policy};
+use crate::otp::{Apps, Limits, Policy};
 use std::sync::{Arc, RwLock};
 
 pub struct Live {
     pub policy: Policy,
     pub apps: Apps,
+    /// `[limits]`: rate limits, lockout and trusted proxies.
+    pub limits: Limits,
     pub router: Router,
     /// In config order, as the router's indices count them.
     pub channels: Vec<Arc<dyn Channel>>,

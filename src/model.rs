@@ -6,7 +6,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// Milliseconds since the Unix epoch, UTC. Every layer takes "now" as one of these, so tests
 /// can run time at any speed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
 pub struct Timestamp(pub i64);
 
 impl Timestamp {
@@ -49,6 +49,51 @@ impl<'de> Deserialize<'de> for Timestamp {
         humantime::parse_rfc3339(&text)
             .map(Timestamp::from_system)
             .map_err(serde::de::Error::custom)
+    }
+}
+
+/// A rate limit "COUNT/DURATION" of config `[limits]`: at most `count` in `window`. The text
+/// is kept as written, to name the limit in replies ("per_recipient 5/10m").
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rate {
+    pub count: u32,
+    pub window: Duration,
+    pub text: String,
+}
+
+impl Rate {
+    /// Parses "5/10m": a count of at least 1, a slash, a humantime duration of at least 1 s.
+    pub fn parse(text: &str) -> Result<Rate, String> {
+        let bad = |why: &str| format!("{why}: write COUNT/DURATION, e.g. \"5/10m\"; got {text:?}");
+        let (count, window) = text.split_once('/').ok_or_else(|| bad("no '/'"))?;
+        let count: u32 = count
+            .trim()
+            .parse()
+            .map_err(|_| bad("the count is not a whole number"))?;
+        if count == 0 {
+            return Err(bad("the count must be at least 1"));
+        }
+        let window = humantime::parse_duration(window.trim())
+            .map_err(|e| bad(&format!("bad duration ({e})")))?;
+        if window < Duration::from_secs(1) {
+            return Err(bad("the duration must be at least 1s"));
+        }
+        Ok(Rate {
+            count,
+            window,
+            text: text.trim().to_string(),
+        })
+    }
+
+    /// The window in milliseconds, as the store counts time.
+    pub fn window_ms(&self) -> i64 {
+        i64::try_from(self.window.as_millis()).unwrap_or(i64::MAX)
+    }
+}
+
+impl std::fmt::Display for Rate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.text)
     }
 }
 
@@ -237,6 +282,31 @@ mod tests {
             Timestamp(1_700_000_000_123).rfc3339(),
             "2023-11-14T22:13:20.123Z"
         );
+    }
+
+    #[test]
+    fn rates_parse_count_slash_duration() {
+        let r = Rate::parse("5/10m").unwrap();
+        assert_eq!((r.count, r.window), (5, Duration::from_secs(600)));
+        assert_eq!(r.to_string(), "5/10m");
+        assert_eq!(Rate::parse(" 10 / 24h ").unwrap().window_ms(), 86_400_000);
+        for (bad, why) in [
+            ("5", "no '/'"),
+            ("x/10m", "count"),
+            ("-1/10m", "count"),
+            ("0/10m", "at least 1"),
+            ("5/", "bad duration"),
+            ("5/10", "bad duration"),
+            ("5/10 parsecs", "bad duration"),
+            ("5/500ms", "at least 1s"),
+            ("99999999999/1h", "count"),
+        ] {
+            let err = Rate::parse(bad).unwrap_err();
+            assert!(
+                err.contains(why) && err.contains("COUNT/DURATION"),
+                "{bad}: {err}"
+            );
+        }
     }
 
     #[test]

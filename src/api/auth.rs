@@ -22,15 +22,23 @@ pub enum Transport {
 pub enum Caller {
     /// On the Unix socket: any app.
     Local,
-    /// On TCP with a key of this app.
-    App(String),
+    /// On TCP with `key`, a key of app `appid`.
+    App { appid: String, key: String },
 }
 
 impl Caller {
     pub fn scope(&self) -> Scope {
         match self {
             Caller::Local => Scope::Any,
-            Caller::App(appid) => Scope::App(appid.clone()),
+            Caller::App { appid, .. } => Scope::App(appid.clone()),
+        }
+    }
+
+    /// The API key, for the per_key limit.
+    pub fn key(&self) -> Option<String> {
+        match self {
+            Caller::Local => None,
+            Caller::App { key, .. } => Some(key.clone()),
         }
     }
 }
@@ -59,7 +67,7 @@ impl FromRequestParts<Arc<AppState>> for Caller {
             })?;
         match found {
             Some((appid, hash)) if crate::auth::secret_matches(&secret, &hash) => {
-                Ok(Caller::App(appid))
+                Ok(Caller::App { appid, key })
             }
             _ => Err(ApiError::unauthorized("unknown API key or wrong secret")),
         }

@@ -3,6 +3,7 @@
 
 pub mod auth;
 pub mod body;
+pub mod client_ip;
 pub mod key_cache;
 mod ops_routes;
 mod otp_routes;

@@ -3,9 +3,10 @@
 use super::AppState;
 use super::auth::Caller;
 use super::body::Json;
+use super::client_ip::ClientIp;
 use super::problem::ApiError;
 use crate::metrics;
-use crate::otp::{DEFAULT_APP, SendRequest, VerifyRequest};
+use crate::otp::{DEFAULT_APP, Origin, SendRequest, VerifyRequest};
 use crate::secret::Secret;
 use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -44,16 +45,19 @@ pub struct IdBody {
 fn app_for(caller: &Caller, asked: Option<String>) -> Result<String, ApiError> {
     match (caller, asked) {
         (Caller::Local, asked) => Ok(asked.unwrap_or_else(|| DEFAULT_APP.to_string())),
-        (Caller::App(own), Some(asked)) if asked != *own => Err(ApiError::invalid_field(format!(
-            "appid: this API key belongs to app {own:?}, not {asked:?}"
-        ))),
-        (Caller::App(own), _) => Ok(own.clone()),
+        (Caller::App { appid: own, .. }, Some(asked)) if asked != *own => {
+            Err(ApiError::invalid_field(format!(
+                "appid: this API key belongs to app {own:?}, not {asked:?}"
+            )))
+        }
+        (Caller::App { appid: own, .. }, _) => Ok(own.clone()),
     }
 }
 
 pub async fn send(
     State(state): State<Arc<AppState>>,
     caller: Caller,
+    ClientIp(ip): ClientIp,
     headers: HeaderMap,
     Json(body): Json<SendBody>,
 ) -> Result<Response, ApiError> {
@@ -73,6 +77,10 @@ pub async fn send(
         length: body.length,
         ttl_seconds: body.ttl,
         idempotency_key,
+        origin: Origin {
+            key: caller.key(),
+            ip,
+        },
     };
     let started = std::time::Instant::now();
     let reply = state.engine.send(request).await.map_err(ApiError::from);
@@ -114,11 +122,16 @@ pub async fn verify(
 pub async fn resend(
     State(state): State<Arc<AppState>>,
     caller: Caller,
+    ClientIp(ip): ClientIp,
     Json(body): Json<IdBody>,
 ) -> Result<Response, ApiError> {
+    let origin = Origin {
+        key: caller.key(),
+        ip,
+    };
     let reply = state
         .engine
-        .resend(&caller.scope(), body.verification_id)
+        .resend(&caller.scope(), body.verification_id, origin)
         .await?;
     Ok(axum::Json(reply).into_response())
 }

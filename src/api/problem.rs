@@ -123,6 +123,16 @@ impl From<OtpError> for ApiError {
                 )
                 .with_retry_after(secs.max(1))
             }
+            OtpError::RateLimited { limit, retry_after } => {
+                let secs = (retry_after.as_millis().div_ceil(1000) as u64).max(1);
+                ApiError::new(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "rate_limited",
+                    "Rate limited",
+                    format!("over the limit {limit}; try again in {secs} s"),
+                )
+                .with_retry_after(secs)
+            }
             OtpError::TooManyResends => ApiError::new(
                 StatusCode::TOO_MANY_REQUESTS,
                 "too_many_resends",

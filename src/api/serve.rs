@@ -94,6 +94,8 @@ pub async fn serve(
             // Small request/response pairs: Nagle would add up to 40 ms to each.
             let _ = tcp.set_nodelay(true);
         });
+        // The peer address, for per_ip limits (see client_ip.rs).
+        let app = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
         servers.spawn(async move {
             axum::serve(listener, app)
                 .with_graceful_shutdown(stop.cancelled_owned())

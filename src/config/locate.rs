@@ -122,6 +122,29 @@ impl<'a> Locator<'a> {
         ConfigError::at(self.file, self.text, err.inner().span(), key, message)
     }
 
+    /// An error about `table.key` of a plain table such as `[limits]`, placed at its value
+    /// (at the start of the file when it is absent).
+    pub(super) fn table_error(
+        &self,
+        table: &str,
+        key: &str,
+        message: impl Into<String>,
+    ) -> ConfigError {
+        let span = self
+            .doc
+            .get(table)
+            .and_then(|t| t.get_ref().as_table())
+            .and_then(|t| t.get(key))
+            .map(Spanned::span);
+        ConfigError::at(
+            self.file,
+            self.text,
+            span,
+            format!("{table}.{key}"),
+            message,
+        )
+    }
+
     /// The table at `array[index]`, e.g. the second `[[channel]]`.
     fn entry(&self, array: &str, index: usize) -> Option<&Spanned<DeValue<'a>>> {
         self.doc.get(array)?.get_ref().as_array()?.get(index)

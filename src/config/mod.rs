@@ -13,6 +13,7 @@
 //! An empty file gives [`Config::default`].
 
 mod channel;
+mod limits;
 mod locate;
 mod secret;
 mod sections;
@@ -23,6 +24,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 pub use channel::{BindMode, ChannelConfig, ChannelKind, Concatenation, ModemConfig, SmppConfig};
+pub use limits::LimitsConfig;
 pub use locate::ConfigError;
 use locate::Locator;
 pub use secret::Secret;
@@ -34,6 +36,7 @@ pub struct Config {
     pub api: ApiConfig,
     pub otp: OtpConfig,
     pub store: StoreConfig,
+    pub limits: LimitsConfig,
     /// `[[channel]]`; one "sim" channel when the file has none.
     pub channels: Vec<ChannelConfig>,
     /// `[[app]]`
@@ -48,6 +51,7 @@ struct RawConfig {
     api: ApiConfig,
     otp: OtpConfig,
     store: StoreConfig,
+    limits: LimitsConfig,
     channel: Vec<channel::RawChannel>,
     app: Vec<AppConfig>,
 }
@@ -60,6 +64,7 @@ impl Default for Config {
             api: raw.api,
             otp: raw.otp,
             store: raw.store,
+            limits: raw.limits,
             channels: vec![ChannelConfig::default_sim()],
             apps: raw.app,
         }
@@ -94,11 +99,20 @@ impl Config {
                 return Err(loc.error("app", i, "id", true, msg));
             }
         }
+        if raw.limits.lockout_max < raw.limits.lockout {
+            let msg = format!(
+                "must be at least lockout ({}), got {}",
+                humantime::format_duration(raw.limits.lockout),
+                humantime::format_duration(raw.limits.lockout_max)
+            );
+            return Err(loc.table_error("limits", "lockout_max", msg));
+        }
         Ok(Config {
             data_dir: raw.data_dir,
             api: raw.api,
             otp: raw.otp,
             store: raw.store,
+            limits: raw.limits,
             channels: channel::build(raw.channel, &loc)?,
             apps: raw.app,
         })
@@ -228,7 +242,7 @@ kind = "sim"
 
     #[test]
     fn unknown_top_level_keys() {
-        for table in ["[limits]", "[fraud]", "[[webhook]]", "[[test_number]]"] {
+        for table in ["[fraud]", "[[webhook]]", "[[test_number]]"] {
             let name = table.trim_matches(['[', ']']);
             let text = format!("data_dir = \"/x\"\n{table}\nx = 1\n");
             let e = err(&text);

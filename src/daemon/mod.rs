@@ -314,6 +314,7 @@ pub(crate) fn live_from(config: &Config, channels: Vec<Arc<dyn Channel>>) -> Liv
     Live {
         policy,
         apps,
+        limits: config.limits.to_limits(),
         router,
         channels,
     }

@@ -1,5 +1,5 @@
 //! The sweeper: ends pending verifications whose time is up, and forgets old idempotency
-//! keys. Readers never wait for it: a pending verification past its expiry already reads as
+//! keys and rate-limit rows that no longer matter. Readers never wait for it: a pending verification past its expiry already reads as
 //! expired; the sweeper makes it so in the database and drops its queued message.
 
 use crate::model::{Clock, Timestamp};
@@ -10,6 +10,9 @@ use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
 const BATCH: usize = 500;
+/// Rate-limit rows deleted per table in one pass: a busy daemon forgets as many recipients a
+/// second as it sends to, so the pruning must be able to keep up.
+const PRUNE_BATCH: usize = 5_000;
 const EVERY: Duration = Duration::from_secs(1);
 
 pub struct Sweeper {
@@ -32,11 +35,12 @@ impl Sweeper {
                     let day_ago =
                         Timestamp(now.0 - crate::otp::IDEMPOTENCY_WINDOW.as_millis() as i64);
                     tx.purge_idempotency(day_ago)?;
-                    Ok::<_, crate::store::StoreError>(due.len())
+                    let pruned = tx.prune_limits(now, PRUNE_BATCH)?;
+                    Ok::<_, crate::store::StoreError>(due.len() == BATCH || pruned == PRUNE_BATCH)
                 })
                 .await;
             let pause = match swept {
-                Ok(n) if n == BATCH => Duration::ZERO,
+                Ok(true) => Duration::ZERO,
                 Ok(_) => EVERY,
                 Err(e) => {
                     tracing::error!(error = %e, "cannot expire verifications");

@@ -1,5 +1,6 @@
 //! Send, resend, cancel, verify and status: the engine's answers to the API.
 
+use super::limits::{self, Subject, VerifyGate};
 use super::reply::{DeliveryBrief, ended_reason};
 use super::rules::{self, Judgment, ResendRefusal};
 use super::{MAX_TTL, OtpError, SendReply, StatusReply, VerifyReply, hash::Pepper, phone};
@@ -9,6 +10,7 @@ use crate::otp::pin::{LENGTHS, Randomness};
 use crate::secret::Secret;
 use crate::store::{Store, WriteTx};
 use sha2::{Digest, Sha256};
+use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::Notify;
@@ -26,6 +28,26 @@ pub struct SendRequest {
     pub length: Option<i64>,
     pub ttl_seconds: Option<i64>,
     pub idempotency_key: Option<String>,
+    pub origin: Origin,
+}
+
+/// Where a request came from, for the per_key and per_ip limits: on TCP the API key and the
+/// client address; on the Unix socket neither.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Origin {
+    pub key: Option<String>,
+    pub ip: Option<IpAddr>,
+}
+
+impl Origin {
+    fn subject<'a>(&'a self, v: &'a Verification) -> Subject<'a> {
+        Subject {
+            recipient: &v.recipient,
+            appid: &v.appid,
+            key: self.key.as_deref(),
+            ip: self.ip,
+        }
+    }
 }
 
 /// A verify: by id (optionally checking the recipient), or by recipient within an app.
@@ -148,6 +170,7 @@ impl Engine {
             .idempotency_key
             .clone()
             .map(|key| (key, request_hash(&v)));
+        let origin = req.origin;
         let reply = self
             .store
             .writer
@@ -160,13 +183,23 @@ impl Engine {
                         if first_hash != hash.as_slice() {
                             return Err(OtpError::IdempotencyConflict);
                         }
-                        return serde_json::from_str::<SendReply>(&body).map_err(|e| {
-                            OtpError::Store(crate::store::StoreError::BadValue {
-                                column: "idempotency.response",
-                                value: e.to_string(),
-                            })
-                        });
+                        return serde_json::from_str::<SendReply>(&body)
+                            .map(Ok)
+                            .map_err(|e| {
+                                OtpError::Store(crate::store::StoreError::BadValue {
+                                    column: "idempotency.response",
+                                    value: e.to_string(),
+                                })
+                            });
                     }
+                }
+                if let Err(refusal) =
+                    limits::admit_send(tx, &live.limits, &origin.subject(&v), now)?
+                {
+                    // No verification exists: the event belongs to none.
+                    let detail = format!("send refused by {} (app {})", refusal.limit, v.appid);
+                    tx.insert_event("", "rate_limited", Some(&detail), now)?;
+                    return Ok(Err(refusal));
                 }
                 for old in tx.all_pending_for(&v.appid, &v.recipient)? {
                     tx.end_verification(&old, Status::Canceled, now)?;
@@ -180,24 +213,31 @@ impl Engine {
                     let body = serde_json::to_string(&reply).unwrap_or_default();
                     tx.save_idempotent_reply(&v.appid, key, hash, 201, &body, now)?;
                 }
-                Ok(reply)
+                Ok(Ok(reply))
             })
-            .await?;
+            .await?
+            .map_err(OtpError::from)?;
         self.dispatch.notify_one();
         Ok(reply)
     }
 
-    pub async fn resend(&self, scope: &Scope, id: String) -> Result<SendReply, OtpError> {
+    /// A new code for a pending verification. It counts as a send for every rate limit (it
+    /// sends an SMS).
+    pub async fn resend(
+        &self,
+        scope: &Scope,
+        id: String,
+        origin: Origin,
+    ) -> Result<SendReply, OtpError> {
         let now = self.clock.now();
         let live = self.live.get();
-        let policy = live.policy.clone();
-        let router = live.router.clone();
         let scope = scope.clone();
         let reply =
             self.store
                 .writer
                 .run(move |tx| {
                     let v = load(tx, &scope, &id)?;
+                    let policy = &live.policy;
                     rules::check_resend(&v, now, policy.resend_cooldown, policy.max_resends)
                         .map_err(|r| match r {
                             ResendRefusal::NotPending => {
@@ -208,16 +248,24 @@ impl Engine {
                             }
                             ResendRefusal::TooMany => OtpError::TooManyResends,
                         })?;
+                    if let Err(refusal) =
+                        limits::admit_send(tx, &live.limits, &origin.subject(&v), now)?
+                    {
+                        let detail = format!("resend refused by {}", refusal.limit);
+                        tx.insert_event(&v.id, "rate_limited", Some(&detail), now)?;
+                        return Ok(Err(refusal));
+                    }
                     // A new code gets the whole ttl again; the failed attempts stay (NIST SP 800-63B).
                     let expires_at = now.plus(Duration::from_millis(v.ttl_ms.max(0) as u64));
                     tx.restart_send(&v.id, now, expires_at)?;
                     tx.enqueue(&v.id, now)?;
                     tx.insert_event(&v.id, "resent", None, now)?;
-                    let channel = router
+                    let channel = live
+                        .router
                         .first(&v.recipient, v.channel_request.as_deref())
                         .map_err(|_| OtpError::NoChannel(v.recipient.clone()))?
                         .to_string();
-                    Ok::<_, OtpError>(SendReply {
+                    Ok::<_, OtpError>(Ok(SendReply {
                         verification_id: v.id.clone(),
                         appid: v.appid.clone(),
                         recipient: v.recipient.clone(),
@@ -229,9 +277,10 @@ impl Engine {
                         delivery: DeliveryBrief {
                             state: DeliveryState::Queued,
                         },
-                    })
+                    }))
                 })
-                .await?;
+                .await?
+                .map_err(OtpError::from)?;
         self.dispatch.notify_one();
         Ok(reply)
     }
@@ -293,6 +342,7 @@ impl Engine {
         }
         let pepper = self.pepper.clone();
         let scope = scope.clone();
+        let live = self.live.get();
         self.store
             .writer
             .run(move |tx| {
@@ -305,6 +355,15 @@ impl Engine {
                             .ok_or(OtpError::NotFound)?
                     }
                 };
+                // A locked-out recipient's verifies are not judged: no attempt is used.
+                let gate = match limits::check_verify(tx, &live.limits, &v.recipient, now)? {
+                    VerifyGate::Locked(refusal) => {
+                        let detail = format!("verify refused by {}", refusal.limit);
+                        tx.insert_event(&v.id, "rate_limited", Some(&detail), now)?;
+                        return Ok(Err(refusal));
+                    }
+                    VerifyGate::Open(gate) => gate,
+                };
                 // The hash covers the recipient, so a verify naming another recipient fails
                 // like a wrong code.
                 let claimed = recipient.as_deref().unwrap_or(&v.recipient);
@@ -313,9 +372,20 @@ impl Engine {
                         .as_deref()
                         .is_some_and(|h| pepper.matches(&v.id, claimed, code.expose(), h))
                 });
-                apply_judgment(tx, &v, judgment, now)
+                let failed = match judgment {
+                    Judgment::Incorrect { .. } => Some(true),
+                    // Only a judged code counts, not a verification found already used up.
+                    Judgment::LastAttempt { attempts } if attempts > v.attempts => Some(true),
+                    Judgment::Approve => Some(false),
+                    _ => None,
+                };
+                if let Some(failed) = failed {
+                    limits::after_verify(tx, &live.limits, &v.recipient, gate, failed, now)?;
+                }
+                apply_judgment(tx, &v, judgment, now).map(Ok)
             })
-            .await
+            .await?
+            .map_err(OtpError::from)
     }
 }
 

@@ -23,10 +23,24 @@ pub enum OtpError {
     TooManyResends,
     #[error("no channel can take messages for {0}")]
     NoChannel(String),
+    #[error("over the limit {limit}")]
+    RateLimited {
+        limit: String,
+        retry_after: Duration,
+    },
     #[error("this Idempotency-Key was used with a different request")]
     IdempotencyConflict,
     #[error(transparent)]
     Store(#[from] StoreError),
+}
+
+impl From<super::limits::Refusal> for OtpError {
+    fn from(r: super::limits::Refusal) -> OtpError {
+        OtpError::RateLimited {
+            limit: r.limit,
+            retry_after: r.retry_after,
+        }
+    }
 }
 
 impl OtpError {

@@ -8,6 +8,7 @@
 mod engine;
 mod error;
 pub mod hash;
+pub mod limits;
 pub mod phone;
 pub mod pin;
 mod reply;
@@ -15,9 +16,10 @@ pub mod rules;
 pub mod template;
 
 pub use engine::{
-    Engine, IDEMPOTENCY_WINDOW, Scope, SendRequest, VerifyRequest, expire as engine_expire,
+    Engine, IDEMPOTENCY_WINDOW, Origin, Scope, SendRequest, VerifyRequest, expire as engine_expire,
 };
 pub use error::OtpError;
+pub use limits::Limits;
 pub use reply::{SendReply, StatusReply, VerifyReply};
 
 use std::collections::HashMap;

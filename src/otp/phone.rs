@@ -45,6 +45,20 @@ pub fn normalize(input: &str) -> Result<String, InvalidRecipient> {
     Ok(number.format().mode(Mode::E164).to_string())
 }
 
+/// The country calling code of an E.164 number ("+255712345678" → 255), from the metadata.
+/// Calling codes are a prefix code (none is the start of another), so the first of one, two
+/// or three leading digits that names a country is the one.
+pub fn calling_code(e164: &str) -> Option<u16> {
+    let digits = e164.strip_prefix('+')?;
+    (1..=3).find_map(|n| {
+        let code: u16 = digits.get(..n)?.parse().ok()?;
+        phonenumber::metadata::DATABASE
+            .by_code(&code)
+            .is_some()
+            .then_some(code)
+    })
+}
+
 fn why(e: ParseError) -> String {
     match e {
         ParseError::InvalidCountryCode => "unknown country code".into(),
@@ -128,6 +142,17 @@ mod tests {
         assert_eq!(normalize("+254 (712) 345.678").unwrap(), "+254712345678");
         assert_eq!(normalize("+1 202 555 0123").unwrap(), "+12025550123"); // US: fixed or mobile
         assert_eq!(normalize("+447911123456").unwrap(), "+447911123456");
+    }
+
+    #[test]
+    fn calling_codes_of_e164_numbers() {
+        assert_eq!(calling_code("+255712345678"), Some(255));
+        assert_eq!(calling_code("+12025550123"), Some(1));
+        assert_eq!(calling_code("+447911123456"), Some(44));
+        assert_eq!(calling_code("+254712345678"), Some(254));
+        assert_eq!(calling_code("255712345678"), None);
+        assert_eq!(calling_code("+"), None);
+        assert_eq!(calling_code("+999"), None);
     }
 
     #[test]

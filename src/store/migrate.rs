@@ -92,6 +92,50 @@ mod tests {
     }
 
     #[test]
+    fn a_version_1_database_keeps_its_rows_and_gets_the_limit_tables() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.db");
+        let mut conn = Connection::open(&path).unwrap();
+        let (_, v1) = schema_versions().into_iter().next().unwrap();
+        conn.execute_batch(v1).unwrap();
+        conn.pragma_update(None, "user_version", 1).unwrap();
+        conn.execute_batch(
+            "INSERT INTO verification (id, appid, recipient, status, code_length, ttl_ms, \
+             created_at, expires_at, last_send_at, max_attempts) \
+             VALUES ('v1', 'default', '+255712345678', 'pending', 6, 300000, 1, 300001, 1, 5); \
+             INSERT INTO event (at, verification_id, event) VALUES (1, 'v1', 'created');",
+        )
+        .unwrap();
+        upgrade(&mut conn, &path).unwrap();
+        let version: i64 = conn
+            .pragma_query_value(None, "user_version", |r| r.get(0))
+            .unwrap();
+        assert_eq!(version, 2);
+        let kept: i64 = conn
+            .query_row(
+                "SELECT (SELECT count(*) FROM verification) + (SELECT count(*) FROM event)",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(kept, 2);
+        conn.execute_batch(
+            "INSERT INTO limit_recipient (recipient, sends, forget_at) VALUES ('+255712345678', x'', 9); \
+             INSERT INTO limit_counter (scope, key, window_ms, bucket, count, previous, forget_at) \
+             VALUES ('app', 'default', 60000, 1, 1, 0, 180000);",
+        )
+        .unwrap();
+        // STRICT: a wrong type is refused, not stored.
+        assert!(
+            conn.execute_batch(
+                "INSERT INTO limit_counter (scope, key, window_ms, bucket, count, previous, forget_at) \
+                 VALUES ('app', 'x', 'a minute', 1, 1, 0, 0)"
+            )
+            .is_err()
+        );
+    }
+
+    #[test]
     fn a_newer_database_is_refused() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("t.db");

@@ -17,6 +17,7 @@ mod readers;
 mod writer;
 
 pub mod keys;
+pub mod limits;
 pub mod outbox;
 pub mod verification;
 

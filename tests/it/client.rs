@@ -8,7 +8,7 @@ use hyper::HeaderMap;
 use hyper_util::rt::TokioIo;
 use serde_json::{Value, json};
 use std::future::Future;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
@@ -18,7 +18,8 @@ pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 #[derive(Clone, Debug)]
 enum Target {
     Unix(PathBuf),
-    Tcp(SocketAddr),
+    /// The daemon's address, and the local address to connect from (any when `None`).
+    Tcp(SocketAddr, Option<IpAddr>),
 }
 
 /// One daemon endpoint, with headers (an API key) added to every request.
@@ -60,9 +61,19 @@ impl Client {
 
     pub fn tcp(addr: SocketAddr) -> Client {
         Client {
-            target: Target::Tcp(addr),
+            target: Target::Tcp(addr, None),
             headers: Vec::new(),
         }
+    }
+
+    /// The same TCP endpoint, connecting from `source` (e.g. 127.0.0.2: every 127/8 address is
+    /// the loopback), so the daemon sees another peer.
+    pub fn connecting_from(&self, source: IpAddr) -> Client {
+        let mut c = self.clone();
+        if let Target::Tcp(addr, _) = c.target {
+            c.target = Target::Tcp(addr, Some(source));
+        }
+        c
     }
 
     /// The same endpoint with `name: value` on every request.
@@ -93,8 +104,20 @@ impl Client {
                 tokio::spawn(conn);
                 sender
             }
-            Target::Tcp(addr) => {
-                let io = TokioIo::new(tokio::net::TcpStream::connect(addr).await?);
+            Target::Tcp(addr, source) => {
+                let stream = match source {
+                    None => tokio::net::TcpStream::connect(addr).await?,
+                    Some(ip) => {
+                        let socket = if ip.is_ipv4() {
+                            tokio::net::TcpSocket::new_v4()?
+                        } else {
+                            tokio::net::TcpSocket::new_v6()?
+                        };
+                        socket.bind(SocketAddr::new(*ip, 0))?;
+                        socket.connect(*addr).await?
+                    }
+                };
+                let io = TokioIo::new(stream);
                 let (sender, conn) = hyper::client::conn::http1::handshake(io).await?;
                 tokio::spawn(conn);
                 sender

@@ -18,6 +18,7 @@ mod client;
 mod durability;
 mod errors;
 mod failover;
+mod limits;
 mod modem_interop;
 mod operations;
 mod ops;

@@ -1,14 +1,20 @@
-//! The `sim` channel: a simulated handset inside the process. Every message it is given
-//! "arrives" on the phone of its recipient, readable at GET /sim/messages, and a delivery
-//! report follows at once. It lets a new user see the whole path with no hardware.
+//! The `sim` channel: a simulated GSM modem inside the process, driven by the real modem
+//! driver over AT commands and PDUs. Every message it sends "arrives" on the phone of its
+//! recipient, readable at GET /sim/messages, and a status report follows. It lets a new user
+//! see the whole path with no hardware, and makes every test exercise the modem driver.
 
-use super::{Channel, DeliveryReport, Health, LinkState, Outgoing, SubmitFuture, SubmitOutcome};
-use crate::model::{Clock, DeliveryState, Timestamp};
+use super::DeliveryReport;
+use super::modem::device::Stream;
+use super::modem::{Device, ModemChannel, Setup, Timing};
+use crate::model::{Clock, Timestamp};
+use crate::modem_sim;
+use crate::proto::modem::ModemConfig;
 use crate::secret::Secret;
 use std::collections::{HashMap, VecDeque};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
 
 /// Messages the simulated phones keep, oldest dropped first, so a benchmark cannot grow the
 /// process without bound.
@@ -80,88 +86,80 @@ impl SimPhones {
     }
 }
 
-pub struct SimChannel {
+/// A `sim` channel: the real modem driver talking AT commands to a simulated modem inside
+/// the process. What the modem sends lands on [`SimPhones`], decoded from its PDUs; status
+/// reports come back through the driver as from a real network.
+pub fn start(
     name: String,
     phones: Arc<SimPhones>,
+    modem: modem_sim::Config,
     reports: mpsc::Sender<DeliveryReport>,
     clock: Arc<dyn Clock>,
-    next_id: AtomicU64,
-}
-
-impl SimChannel {
-    pub fn new(
-        name: String,
-        phones: Arc<SimPhones>,
-        reports: mpsc::Sender<DeliveryReport>,
-        clock: Arc<dyn Clock>,
-    ) -> SimChannel {
-        // Ids differ across restarts, as an SMSC's do, so a report of an earlier run can
-        // never match a message of this one.
-        let start = (clock.now().0 as u64) << 20;
-        SimChannel {
-            name,
-            phones,
-            reports,
-            clock,
-            next_id: AtomicU64::new(start),
-        }
-    }
-}
-
-impl Channel for SimChannel {
-    fn name(&self) -> &str {
-        &self.name
-    }
-
-    fn kind(&self) -> &'static str {
-        "sim"
-    }
-
-    fn health(&self) -> Health {
-        Health {
-            state: LinkState::Up,
-            last_error: None,
-        }
-    }
-
-    fn submit(&self, message: Outgoing) -> SubmitFuture {
-        let now = self.clock.now();
-        let message_id = format!("{:x}", self.next_id.fetch_add(1, Ordering::Relaxed));
-        self.phones.receive(SimMessage {
-            recipient: message.recipient,
-            text: message.text,
-            received_at: now,
-            channel: self.name.clone(),
-        });
-        let report = DeliveryReport {
-            channel: self.name.clone(),
-            message_id: message_id.clone(),
-            state: DeliveryState::Delivered,
-            error: None,
-            at: now,
-        };
-        let reports = self.reports.clone();
-        Box::pin(async move {
-            // The report goes after the outcome, as a network's would; the dispatcher holds
-            // reports that overtake the record of their submit.
+    stop: CancellationToken,
+) -> (ModemChannel, tokio::task::JoinHandle<()>) {
+    let connect = {
+        let (name, stop, clock) = (name.clone(), stop.clone(), clock.clone());
+        move || -> std::io::Result<Stream> {
+            let (near, far) = tokio::io::duplex(64 * 1024);
+            let (name, phones, clock) = (name.clone(), phones.clone(), clock.clone());
+            let mut config = modem.clone();
+            config.wall_clock = std::time::SystemTime::now();
+            let stop = stop.clone();
             tokio::spawn(async move {
-                let _ = reports.send(report).await;
+                let mut modem =
+                    modem_sim::Modem::new(config, tokio::time::Instant::now().into_std());
+                let arrive = |d: modem_sim::Delivered| {
+                    phones.receive(SimMessage {
+                        recipient: d.recipient,
+                        text: Secret::new(d.text),
+                        received_at: clock.now(),
+                        channel: name.clone(),
+                    });
+                };
+                // Ends when the driver closes its side or otpd stops.
+                let _ = modem_sim::serve(far, &mut modem, arrive, stop).await;
             });
-            SubmitOutcome::Accepted { message_id }
-        })
-    }
+            Ok(Box::new(near))
+        }
+    };
+    let setup = Setup {
+        name,
+        kind: "sim",
+        device: Device::Simulated(Arc::new(connect)),
+        session: ModemConfig {
+            escape_settle: Duration::from_millis(20),
+            // The backlog waits in the driver's queue either way; a deeper session queue
+            // keeps the in-process modem busy under a benchmark's load.
+            max_queued_sends: 64,
+            ..ModemConfig::default()
+        },
+        keepalive: Duration::from_secs(60),
+        timing: Timing::default(),
+        preferred_load: usize::MAX,
+    };
+    ModemChannel::start(setup, reports, clock, stop)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::SystemClock;
+    use crate::channel::{Channel, Outgoing, SubmitOutcome};
+    use crate::model::{DeliveryState, SystemClock};
 
     #[tokio::test]
-    async fn a_message_reaches_the_phone_and_is_reported_delivered() {
+    async fn a_message_reaches_the_phone_through_the_modem_and_is_reported_delivered() {
         let phones = Arc::new(SimPhones::default());
         let (tx, mut rx) = mpsc::channel(4);
-        let sim = SimChannel::new("sim".into(), phones.clone(), tx, Arc::new(SystemClock));
+        let stop = CancellationToken::new();
+        let (sim, task) = start(
+            "sim".into(),
+            phones.clone(),
+            modem_sim::Config::default(),
+            tx,
+            Arc::new(SystemClock),
+            stop.clone(),
+        );
+        assert_eq!(sim.kind(), "sim");
         let outcome = sim
             .submit(Outgoing {
                 verification_id: "v".into(),
@@ -180,7 +178,10 @@ mod tests {
         let got = phones.messages(Some("+255712345678"));
         assert_eq!(got.len(), 1);
         assert_eq!(got[0].text.expose(), "code 123456");
+        assert_eq!(got[0].channel, "sim");
         assert!(phones.messages(Some("+255700000000")).is_empty());
+        stop.cancel();
+        task.await.unwrap();
     }
 
     #[test]

@@ -3,11 +3,12 @@
 //! stopped, and a new one is started. Every channel has its own stop token for that.
 
 use crate::channel::modem::{Device, ModemChannel, Setup, Timing};
-use crate::channel::sim::{SimChannel, SimPhones};
+use crate::channel::sim::{self, SimPhones};
 use crate::channel::smpp::SmppChannel;
 use crate::channel::{Channel, DeliveryReport};
 use crate::config::{ChannelConfig, ChannelKind};
 use crate::model::Clock;
+use crate::modem_sim;
 use crate::proto::modem::{ModemConfig, SimPin};
 use std::sync::Arc;
 use tokio::sync::mpsc;
@@ -26,6 +27,8 @@ struct Running {
 
 pub struct ChannelSet {
     running: Vec<Running>,
+    /// Simulated modems started and maybe not ready yet; see [`ChannelSet::simulated_ready`].
+    starting_sims: Vec<Arc<crate::channel::modem::ModemChannel>>,
     /// The simulated phones, shared by every `sim` channel of every load.
     pub phones: Arc<SimPhones>,
     reports: mpsc::Sender<DeliveryReport>,
@@ -38,6 +41,7 @@ impl ChannelSet {
     pub fn new(reports: mpsc::Sender<DeliveryReport>, clock: Arc<dyn Clock>) -> ChannelSet {
         ChannelSet {
             running: Vec::new(),
+            starting_sims: Vec::new(),
             phones: Arc::new(SimPhones::default()),
             reports,
             clock,
@@ -71,13 +75,21 @@ impl ChannelSet {
         let stop = CancellationToken::new();
         let channel: Arc<dyn Channel> = match &config.kind {
             ChannelKind::Sim => {
-                tracing::warn!(channel = %config.name, "channel {} is a SIMULATED handset: messages go to GET /sim/messages, not to real phones", config.name);
-                Arc::new(SimChannel::new(
+                tracing::warn!(channel = %config.name, "channel {} is a SIMULATED modem: messages go to GET /sim/messages, not to real phones", config.name);
+                let (channel, task) = sim::start(
                     config.name.clone(),
                     self.phones.clone(),
+                    modem_sim::Config::default(),
                     self.reports.clone(),
                     self.clock.clone(),
-                ))
+                    stop.clone(),
+                );
+                self.tasks.spawn(async move {
+                    let _ = task.await;
+                });
+                let channel = Arc::new(channel);
+                self.starting_sims.push(channel.clone());
+                channel
             }
             ChannelKind::Smpp(smpp) => {
                 let (channel, mut links) = SmppChannel::start(
@@ -124,6 +136,19 @@ impl ChannelSet {
             channel,
             stop,
         })
+    }
+
+    /// Waits (at most `limit`) for the simulated modems just started to finish their AT
+    /// init, a few milliseconds in the process: the demo's and the tests' first code then
+    /// goes out at once instead of after the dispatcher's wait for a channel.
+    pub async fn simulated_ready(&mut self, limit: std::time::Duration) {
+        let sims = std::mem::take(&mut self.starting_sims);
+        let all = async {
+            for sim in sims {
+                sim.wait_up().await;
+            }
+        };
+        let _ = tokio::time::timeout(limit, all).await;
     }
 
     /// Stops every channel (SMPP links unbind).

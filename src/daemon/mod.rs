@@ -207,6 +207,9 @@ pub async fn run(
         }
     }
     tracing::info!(path = %socket.display(), "listening on the Unix socket (trusted)");
+    channel_set
+        .simulated_ready(std::time::Duration::from_secs(2))
+        .await;
     tracing::info!(data_dir = %data_dir.display(), "otpd is ready");
     crate::systemd::ready();
     crate::systemd::spawn_watchdog(store.clone(), workers.clone());

@@ -317,7 +317,6 @@ impl Link {
             Event::SendFailed { tag, cms, error } => self.part_failed(tag, cms, error),
             Event::StatusReport(report) => {
                 if let Some(done) = self.sent.report(&report, Instant::now().into_std()) {
-                    metrics::delivery(&self.name, done.state.as_str());
                     let report = DeliveryReport {
                         channel: self.name.clone(),
                         message_id: done.message_id,

@@ -100,6 +100,13 @@ impl Drop for LoadGuard {
     }
 }
 
+impl ModemChannel {
+    /// Resolves once the modem is ready to send.
+    pub async fn wait_up(&self) {
+        self.health.wait_up().await;
+    }
+}
+
 impl Channel for ModemChannel {
     fn name(&self) -> &str {
         &self.name

@@ -28,18 +28,22 @@ pub(crate) struct Request {
 
 /// The channel's state as /readyz and the dispatcher read it.
 #[derive(Clone, Default)]
-pub(crate) struct SharedHealth(Arc<Mutex<Option<Health>>>);
+pub(crate) struct SharedHealth {
+    health: Arc<Mutex<Option<Health>>>,
+    changed: Arc<tokio::sync::Notify>,
+}
 
 impl SharedHealth {
     pub fn set(&self, state: LinkState, last_error: Option<String>) {
-        if let Ok(mut h) = self.0.lock() {
+        if let Ok(mut h) = self.health.lock() {
             let last_error = last_error.or_else(|| h.as_ref().and_then(|h| h.last_error.clone()));
             *h = Some(Health { state, last_error });
         }
+        self.changed.notify_waiters();
     }
 
     pub fn get(&self) -> Health {
-        self.0
+        self.health
             .lock()
             .ok()
             .and_then(|h| h.clone())
@@ -47,6 +51,19 @@ impl SharedHealth {
                 state: LinkState::Connecting,
                 last_error: None,
             })
+    }
+
+    /// Resolves once the state is [`LinkState::Up`].
+    pub async fn wait_up(&self) {
+        loop {
+            let changed = self.changed.notified();
+            tokio::pin!(changed);
+            changed.as_mut().enable();
+            if self.get().state == LinkState::Up {
+                return;
+            }
+            changed.await;
+        }
     }
 }
 

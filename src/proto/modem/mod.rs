@@ -83,6 +83,8 @@ pub struct ModemConfig {
     pub send_timeout: Duration,
     /// Sends queued behind the command in flight before [`Session::send`] says [`Busy`].
     pub max_queued_sends: usize,
+    /// How long the modem may answer the opening ESC with stray results before `AT`.
+    pub escape_settle: Duration,
 }
 
 impl Default for ModemConfig {
@@ -94,6 +96,7 @@ impl Default for ModemConfig {
             command_timeout: Duration::from_secs(5),
             send_timeout: Duration::from_secs(60),
             max_queued_sends: 16,
+            escape_settle: Duration::from_millis(500),
         }
     }
 }

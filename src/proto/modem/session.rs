@@ -17,8 +17,6 @@ use super::{Busy, Event, ModemConfig, PIN_REFUSED};
 use crate::proto::at::{Digester, Final, Item, Urc};
 use crate::proto::sms::{self, EncodedPdu};
 
-/// How long the modem may answer the ESC with stray results before `AT` is written.
-const ESCAPE_SETTLE: Duration = Duration::from_millis(500);
 /// Pause between registration polls.
 const REGISTER_POLL: Duration = Duration::from_secs(1);
 /// Acks and reads waiting behind the command in flight; a flood beyond this is dropped
@@ -193,7 +191,7 @@ impl Session {
             None => return,
         };
         let timeout = match command {
-            Command::Escape => ESCAPE_SETTLE,
+            Command::Escape => self.config.escape_settle,
             _ => self.config.command_timeout,
         };
         match command {
@@ -459,6 +457,8 @@ fn describe(fin: &Final) -> String {
 mod tests {
     use super::*;
     use crate::proto::modem::SimPin;
+
+    const ESCAPE_SETTLE: Duration = Duration::from_millis(500);
     use crate::proto::sms::StatusReport;
 
     const PIN: &str = "9317";

@@ -97,35 +97,11 @@ pub fn start(
     clock: Arc<dyn Clock>,
     stop: CancellationToken,
 ) -> (ModemChannel, tokio::task::JoinHandle<()>) {
-    let connect = {
-        let (name, stop, clock) = (name.clone(), stop.clone(), clock.clone());
-        move || -> std::io::Result<Stream> {
-            let (near, far) = tokio::io::duplex(64 * 1024);
-            let (name, phones, clock) = (name.clone(), phones.clone(), clock.clone());
-            let mut config = modem.clone();
-            config.wall_clock = std::time::SystemTime::now();
-            let stop = stop.clone();
-            tokio::spawn(async move {
-                let mut modem =
-                    modem_sim::Modem::new(config, tokio::time::Instant::now().into_std());
-                let arrive = |d: modem_sim::Delivered| {
-                    phones.receive(SimMessage {
-                        recipient: d.recipient,
-                        text: Secret::new(d.text),
-                        received_at: clock.now(),
-                        channel: name.clone(),
-                    });
-                };
-                // Ends when the driver closes its side or otpd stops.
-                let _ = modem_sim::serve(far, &mut modem, arrive, stop).await;
-            });
-            Ok(Box::new(near))
-        }
-    };
+    let device = simulated_modem(&name, phones, modem, clock.clone(), stop.clone());
     let setup = Setup {
         name,
         kind: "sim",
-        device: Device::Simulated(Arc::new(connect)),
+        device,
         session: ModemConfig {
             escape_settle: Duration::from_millis(20),
             // The backlog waits in the driver's queue either way; a deeper session queue
@@ -138,6 +114,40 @@ pub fn start(
         preferred_load: usize::MAX,
     };
     ModemChannel::start(setup, reports, clock, stop)
+}
+
+/// A device whose every open powers up a simulated modem in the process, delivering to
+/// `phones` as channel `name`.
+pub fn simulated_modem(
+    name: &str,
+    phones: Arc<SimPhones>,
+    modem: modem_sim::Config,
+    clock: Arc<dyn Clock>,
+    stop: CancellationToken,
+) -> Device {
+    let name = name.to_owned();
+    let connect = move || -> std::io::Result<Stream> {
+        let (near, far) = tokio::io::duplex(64 * 1024);
+        let (name, phones, clock) = (name.clone(), phones.clone(), clock.clone());
+        let mut config = modem.clone();
+        config.wall_clock = std::time::SystemTime::now();
+        let stop = stop.clone();
+        tokio::spawn(async move {
+            let mut modem = modem_sim::Modem::new(config, tokio::time::Instant::now().into_std());
+            let arrive = |d: modem_sim::Delivered| {
+                phones.receive(SimMessage {
+                    recipient: d.recipient,
+                    text: Secret::new(d.text),
+                    received_at: clock.now(),
+                    channel: name.clone(),
+                });
+            };
+            // Ends when the driver closes its side or otpd stops.
+            let _ = modem_sim::serve(far, &mut modem, arrive, stop).await;
+        });
+        Ok(Box::new(near))
+    };
+    Device::Simulated(Arc::new(connect))
 }
 
 #[cfg(test)]

@@ -105,6 +105,11 @@ impl ModemChannel {
     pub async fn wait_up(&self) {
         self.health.wait_up().await;
     }
+
+    /// Resolves once the channel's health satisfies `test`.
+    pub async fn wait_health(&self, test: impl Fn(&Health) -> bool) -> Health {
+        self.health.wait_for(test).await
+    }
 }
 
 impl Channel for ModemChannel {
@@ -145,3 +150,6 @@ impl Channel for ModemChannel {
         })
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -55,12 +55,18 @@ impl SharedHealth {
 
     /// Resolves once the state is [`LinkState::Up`].
     pub async fn wait_up(&self) {
+        self.wait_for(|h| h.state == LinkState::Up).await;
+    }
+
+    /// Resolves once the health satisfies `test`; returns that health.
+    pub async fn wait_for(&self, test: impl Fn(&Health) -> bool) -> Health {
         loop {
             let changed = self.changed.notified();
             tokio::pin!(changed);
             changed.as_mut().enable();
-            if self.get().state == LinkState::Up {
-                return;
+            let now = self.get();
+            if test(&now) {
+                return now;
             }
             changed.await;
         }

@@ -10,7 +10,7 @@ use std::process::{Child, Command, Output, Stdio};
 use std::sync::mpsc;
 
 /// A running `otpd modem-sim`, its stdout (one JSON line per message) and its log lines.
-struct ModemSim {
+pub(crate) struct ModemSim {
     child: Child,
     messages: mpsc::Receiver<Value>,
     log: mpsc::Receiver<String>,
@@ -18,7 +18,7 @@ struct ModemSim {
 }
 
 impl ModemSim {
-    fn start(flags: &[&str]) -> ModemSim {
+    pub(crate) fn start(flags: &[&str]) -> ModemSim {
         let root = Path::new(env!("CARGO_MANIFEST_DIR"));
         let setup = Command::new(root.join("scripts/interop-setup.sh"))
             .status()
@@ -66,12 +66,12 @@ impl ModemSim {
         sim
     }
 
-    fn link(&self) -> PathBuf {
+    pub(crate) fn link(&self) -> PathBuf {
         self.dir.path().join("modem")
     }
 
     /// Waits for a log line containing `what`; earlier lines are passed over.
-    fn wait_log(&self, what: &str) -> String {
+    pub(crate) fn wait_log(&self, what: &str) -> String {
         loop {
             let line = self
                 .log
@@ -84,7 +84,7 @@ impl ModemSim {
     }
 
     /// The next message the simulator delivered.
-    fn next_message(&self) -> Value {
+    pub(crate) fn next_message(&self) -> Value {
         self.messages
             .recv_timeout(DEADLINE)
             .expect("modem-sim printed no message")

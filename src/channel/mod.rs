@@ -65,16 +65,23 @@ pub struct Health {
     pub last_error: Option<String>,
 }
 
+/// Messages a channel holds and how many it takes before the next channel should help.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Load {
+    pub busy: usize,
+    pub preferred: usize,
+}
+
 pub type SubmitFuture = Pin<Box<dyn Future<Output = SubmitOutcome> + Send>>;
 
 pub trait Channel: Send + Sync {
     fn name(&self) -> &str;
     fn kind(&self) -> &'static str;
     fn health(&self) -> Health;
-    /// How many more messages the channel takes without making them wait (a modem sends
-    /// one at a time); `None` when it does not say. The dispatcher prefers a channel with
-    /// room over the next one in config order, and the first one up when none has room.
-    fn spare(&self) -> Option<usize> {
+    /// How busy the channel is, for a channel that sends one message at a time (a modem);
+    /// `None`: it takes whatever it is given (SMPP has its own window). The dispatcher picks
+    /// the first channel up with room, and when none has room the least busy one.
+    fn load(&self) -> Option<Load> {
         None
     }
     /// Hands a message to the channel. The future resolves once the channel knows whether

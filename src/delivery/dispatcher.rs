@@ -208,12 +208,17 @@ impl Dispatcher {
                 })
                 .collect();
             // The first channel up with room (a busy modem lets the next one help), else the
-            // first one up, which queues it.
-            let with_room = up.iter().copied().find(|i| {
-                let spare = live.channels.get(*i).and_then(|c| c.spare());
-                spare.is_none_or(|spare| spare > assigned.get(i).copied().unwrap_or(0))
-            });
-            let chosen = with_room.or(up.first().copied()).and_then(|i| {
+            // least busy one, so that a burst queues evenly on all modems.
+            let excess = |i: &usize| {
+                let load = live.channels.get(*i).and_then(|c| c.load());
+                load.map_or(i64::MIN, |l| {
+                    let busy = l.busy + assigned.get(i).copied().unwrap_or(0);
+                    busy as i64 - l.preferred as i64
+                })
+            };
+            let with_room = up.iter().copied().find(|i| excess(i) < 0);
+            let least_busy = up.iter().copied().min_by_key(excess);
+            let chosen = with_room.or(least_busy).and_then(|i| {
                 *assigned.entry(i).or_default() += 1;
                 live.channels.get(i).cloned()
             });

@@ -16,7 +16,7 @@ pub use device::Device;
 pub use link::Timing;
 
 use super::smpp::SharedHealth;
-use super::{Channel, DeliveryReport, Health, Outgoing, SubmitFuture, SubmitOutcome};
+use super::{Channel, DeliveryReport, Health, Load, Outgoing, SubmitFuture, SubmitOutcome};
 use crate::model::Clock;
 use crate::proto::modem::ModemConfig;
 use std::sync::Arc;
@@ -125,11 +125,11 @@ impl Channel for ModemChannel {
         self.health.get()
     }
 
-    fn spare(&self) -> Option<usize> {
-        Some(
-            self.preferred_load
-                .saturating_sub(self.load.load(Ordering::Relaxed)),
-        )
+    fn load(&self) -> Option<Load> {
+        Some(Load {
+            busy: self.load.load(Ordering::Relaxed),
+            preferred: self.preferred_load,
+        })
     }
 
     fn submit(&self, message: Outgoing) -> SubmitFuture {

@@ -14,7 +14,7 @@
 //! The code exists only between the draw and the channel's hands: if the process dies in
 //! between, the lease runs out (or is released at start) and a fresh code is drawn.
 
-use crate::channel::{Channel, LinkState, Outgoing, SubmitOutcome};
+use crate::channel::{Channel, LinkState, Load, Outgoing, SubmitOutcome};
 use crate::live::{Live, LiveConfig};
 use crate::model::{Clock, DeliveryState, Status, Timestamp, Verification};
 use crate::otp::engine_expire;
@@ -207,18 +207,11 @@ impl Dispatcher {
                         .is_some_and(|c| c.health().state == LinkState::Up)
                 })
                 .collect();
-            // The first channel up with room (a busy modem lets the next one help), else the
-            // least busy one, so that a burst queues evenly on all modems.
-            let excess = |i: &usize| {
-                let load = live.channels.get(*i).and_then(|c| c.load());
-                load.map_or(i64::MIN, |l| {
-                    let busy = l.busy + assigned.get(i).copied().unwrap_or(0);
-                    busy as i64 - l.preferred as i64
-                })
-            };
-            let with_room = up.iter().copied().find(|i| excess(i) < 0);
-            let least_busy = up.iter().copied().min_by_key(excess);
-            let chosen = with_room.or(least_busy).and_then(|i| {
+            let loads: Vec<(usize, Option<Load>)> = up
+                .iter()
+                .map(|i| (*i, live.channels.get(*i).and_then(|c| c.load())))
+                .collect();
+            let chosen = pick(&loads, &assigned).and_then(|i| {
                 *assigned.entry(i).or_default() += 1;
                 live.channels.get(i).cloned()
             });
@@ -335,6 +328,21 @@ impl Dispatcher {
     }
 }
 
+/// Among the channels up (in config order, with their load), the first with room (a busy
+/// modem lets the next one help), else the least busy one, so that a burst queues evenly on
+/// all modems. `assigned`: messages of this claim batch already given to each.
+fn pick(up: &[(usize, Option<Load>)], assigned: &HashMap<usize, usize>) -> Option<usize> {
+    let excess = |(i, load): &(usize, Option<Load>)| {
+        load.map_or(i128::MIN, |l| {
+            let busy = l.busy + assigned.get(i).copied().unwrap_or(0);
+            busy as i128 - l.preferred as i128
+        })
+    };
+    let with_room = up.iter().find(|c| excess(c) < 0);
+    let least_busy = up.iter().min_by_key(|c| excess(c));
+    with_room.or(least_busy).map(|(i, _)| *i)
+}
+
 /// Writes what a channel did with a message.
 fn record(
     tx: &WriteTx<'_>,
@@ -420,6 +428,26 @@ fn fail(tx: &WriteTx<'_>, v: &Verification, why: &str, now: Timestamp) -> Result
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_busy_modem_lets_the_next_one_help_and_a_burst_spreads_evenly() {
+        let modem = |busy| Some(Load { busy, preferred: 2 });
+        let none = HashMap::new();
+        assert_eq!(pick(&[(0, modem(0)), (1, modem(0))], &none), Some(0));
+        assert_eq!(pick(&[(0, modem(2)), (1, modem(1))], &none), Some(1));
+        // None has room: the least busy, counting this batch's assignments.
+        let batch = HashMap::from([(1, 3)]);
+        assert_eq!(pick(&[(0, modem(4)), (1, modem(0))], &batch), Some(1));
+        assert_eq!(pick(&[(0, modem(4)), (1, modem(2))], &batch), Some(0));
+        // A channel without a load (SMPP) always has room; so does "no limit".
+        assert_eq!(pick(&[(0, modem(9)), (2, None)], &none), Some(2));
+        let unlimited = Some(Load {
+            busy: 100,
+            preferred: usize::MAX,
+        });
+        assert_eq!(pick(&[(3, unlimited), (2, None)], &none), Some(3));
+        assert_eq!(pick(&[], &none), None);
+    }
 
     #[test]
     fn backoff_doubles_and_is_capped() {

@@ -4,8 +4,8 @@
 //! anything else) is skipped, not interpreted, so reassembling parts is the caller's job.
 
 use super::address::{decode_address, decode_timestamp};
+use super::user_data::read_user_data;
 use super::{PduError, Reader, from_hex};
-use crate::proto::gsm7;
 
 const MTI_DELIVER: u8 = 0x00;
 const UDHI: u8 = 0x40;
@@ -62,66 +62,7 @@ pub fn decode_deliver(hex: &str, with_smsc: bool) -> Result<Deliver, PduError> {
     let dcs_at = r.pos();
     let dcs = r.octet("TP-DCS")?;
     let timestamp = decode_timestamp(&mut r, "TP-SCTS")?;
-    let udl_at = r.pos();
-    let udl = r.octet("TP-UDL")?;
-    let alphabet = alphabet(dcs).ok_or(PduError::UnsupportedCoding {
-        dcs,
-        offset: dcs_at,
-    })?;
-    let bad_udl = PduError::Invalid {
-        field: "TP-UDL",
-        offset: udl_at,
-        value: udl,
-    };
-    let (max, octets) = match alphabet {
-        Alphabet::Gsm7 => (160, (usize::from(udl) * 7).div_ceil(8)),
-        Alphabet::Eight | Alphabet::Ucs2 => (140, usize::from(udl)),
-    };
-    if usize::from(udl) > max {
-        return Err(bad_udl);
-    }
-    let ud_at = r.pos();
-    let ud = r.take(octets, "TP-UD")?;
-    if r.remaining() > 0 {
-        return Err(PduError::TrailingData {
-            offset: r.pos(),
-            extra: r.remaining(),
-        });
-    }
-    // The header, its length octet included, when TP-UDHI says there is one.
-    let header = if first & UDHI != 0 {
-        let hl = ud.first().map_or(0, |&l| usize::from(l) + 1);
-        if hl > ud.len() {
-            return Err(PduError::Invalid {
-                field: "TP-UDHL",
-                offset: ud_at,
-                value: ud.first().copied().unwrap_or(0),
-            });
-        }
-        hl
-    } else {
-        0
-    };
-    let body = ud.get(header..).unwrap_or_default();
-    let text = match alphabet {
-        Alphabet::Gsm7 => {
-            // The header is padded with fill bits to a septet boundary, and TP-UDL counts
-            // those septets too.
-            let header_septets = (header * 8).div_ceil(7);
-            let fill = u8::try_from(header_septets * 7 - header * 8).unwrap_or(0);
-            let count = usize::from(udl)
-                .checked_sub(header_septets)
-                .ok_or(bad_udl)?;
-            gsm7::decode(&gsm7::unpack(body, count, fill))
-        }
-        Alphabet::Ucs2 => char::decode_utf16(
-            body.chunks_exact(2)
-                .map(|pair| pair.iter().fold(0u16, |acc, &b| (acc << 8) | u16::from(b))),
-        )
-        .map(|c| c.unwrap_or(char::REPLACEMENT_CHARACTER))
-        .collect(),
-        Alphabet::Eight => String::from_utf8_lossy(body).into_owned(),
-    };
+    let text = read_user_data(&mut r, first & UDHI != 0, dcs, dcs_at)?.text;
     Ok(Deliver {
         originator,
         text,
@@ -274,14 +215,13 @@ mod tests {
                 value: 5
             })
         );
-        // UDHI set, UDL smaller than the header's septets.
+        // UDHI set, a header of one lone element identifier (no length octet).
         let short_udl = "44039121F3000062112250501461020100";
         assert_eq!(
             decode_deliver(short_udl, false),
-            Err(PduError::Invalid {
-                field: "TP-UDL",
-                offset: 14,
-                value: 2
+            Err(PduError::Truncated {
+                field: "TP-UDH element",
+                offset: 16
             })
         );
         assert_eq!(

@@ -18,6 +18,7 @@ use rusmpp::{
 };
 
 use super::IdFormat;
+use crate::proto::sms::civil_from_days;
 
 /// The `stat:` values the simulator can report, with their `message_state` TLV values.
 const STATS: [(&str, u8); 8] = [
@@ -92,21 +93,6 @@ impl fmt::Display for ReceiptDate {
         let (hour, minute) = (minutes / 60, minutes % 60);
         write!(f, "{:02}{month:02}{day:02}{hour:02}{minute:02}", year % 100)
     }
-}
-
-/// Days since 1970-01-01 to (year, month, day): H. Hinnant's `civil_from_days`, which needs
-/// no calendar crate for the one place the simulator shows a date.
-fn civil_from_days(days: u64) -> (u64, u64, u64) {
-    let z = days + 719_468;
-    let era = z / 146_097;
-    let doe = z % 146_097;
-    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + u64::from(month <= 2);
-    (year, month, day)
 }
 
 /// The first 20 characters of the message, as printable ASCII (others become `?`) so the

@@ -166,7 +166,7 @@ pub(crate) fn encode_timestamp(time: SystemTime) -> [u8; 7] {
 
 /// (year, month, day) of a count of days since 1970-01-01, in the proleptic Gregorian
 /// calendar (Howard Hinnant's `civil_from_days`, for days ≥ 0).
-fn civil_from_days(days: u64) -> (u64, u64, u64) {
+pub(crate) fn civil_from_days(days: u64) -> (u64, u64, u64) {
     let z = days + 719_468;
     let era = z / 146_097;
     let doe = z % 146_097;

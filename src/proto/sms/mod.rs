@@ -27,6 +27,7 @@ mod submit;
 mod submit_decode;
 mod user_data;
 
+pub(crate) use address::civil_from_days;
 pub use deliver::{Deliver, decode_deliver};
 pub use report::{ReportOutcome, StatusReport, decode_status_report, outcome};
 pub use report_encode::{NewStatusReport, encode_status_report};

@@ -23,11 +23,11 @@ const MAX_PARTS: usize = 255;
 const DCS_GSM7: u8 = 0x00;
 const DCS_UCS2: u8 = 0x08;
 
-/// TP-MTI SMS-SUBMIT, TP-VPF relative, TP-SRR, TP-UDHI.
-const MTI_SUBMIT: u8 = 0x01;
-const VPF_RELATIVE: u8 = 0x10;
-const SRR: u8 = 0x20;
-const UDHI: u8 = 0x40;
+/// First-octet bits of an SMS-SUBMIT (TS 23.040 §9.2.2.2), shared with its decoder.
+pub(super) const MTI_SUBMIT: u8 = 0x01;
+pub(super) const VPF_RELATIVE: u8 = 0x10;
+pub(super) const SRR: u8 = 0x20;
+pub(super) const UDHI: u8 = 0x40;
 
 /// One message to send.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

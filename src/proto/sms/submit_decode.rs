@@ -10,13 +10,11 @@ use super::address::decode_address;
 use super::user_data::{Concat, read_user_data};
 use super::{PduError, Reader, from_hex};
 
-const MTI_SUBMIT: u8 = 0x01;
-const SRR: u8 = 0x20;
-const UDHI: u8 = 0x40;
+use super::submit::{MTI_SUBMIT, SRR, UDHI, VPF_RELATIVE};
+
 const VPF_MASK: u8 = 0x18;
 const VPF_NONE: u8 = 0x00;
 const VPF_ENHANCED: u8 = 0x08;
-const VPF_RELATIVE: u8 = 0x10;
 
 /// A decoded SMS-SUBMIT.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -200,6 +200,10 @@ async fn cancel_ends_a_verification() {
     let to = recipient();
     let id = c.send_ok(json!({ "recipient": to })).await;
     let code = c.wait_code(&to, 1).await;
+    // The handset has the code before its status report reaches otpd; wait
+    // for the report so that the two reads below see the same delivery.
+    c.wait_status(&id, "delivered", |s| s["delivery"]["state"] == "delivered")
+        .await;
 
     let reply = c.cancel(&id).await;
     assert_eq!(reply.status, 200, "{}", reply.text);

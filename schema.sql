@@ -111,3 +111,44 @@ CREATE TABLE limit_counter (
 CREATE INDEX limit_counter_forget ON limit_counter (forget_at);
 
 -- Events about no verification (a send refused by a limit) have verification_id ''.
+
+-- version 3
+-- Webhooks ([[webhook]]): one row per (event, subscribed webhook), written in the same
+-- transaction as the event, so a crash never loses one. The row keeps a copy of what the
+-- payload says (the event and the verification as it was then), so a retry sends the same
+-- facts and retention of `event` cannot empty it. Rows stay after they end, as the delivery log.
+CREATE TABLE webhook_delivery (
+    id              INTEGER PRIMARY KEY,         -- the delivery id receivers see
+    webhook         TEXT NOT NULL,               -- the webhook's name in the config
+    event_id        INTEGER NOT NULL,            -- event.id
+    event           TEXT NOT NULL,
+    at              INTEGER NOT NULL,            -- when the event happened
+    verification_id TEXT NOT NULL,
+    appid           TEXT NOT NULL,
+    recipient       TEXT NOT NULL,
+    status          TEXT NOT NULL,               -- the verification's status right after the event
+    delivery_state  TEXT NOT NULL,
+    delivery_channel TEXT,
+    message_id      TEXT,
+    delivery_error  TEXT,
+    detail          TEXT,
+    state           TEXT NOT NULL DEFAULT 'pending', -- pending | delivered | failed
+    due_at          INTEGER NOT NULL,            -- next try (pending rows only)
+    lease_until     INTEGER NOT NULL DEFAULT 0,  -- claimed by the sender until then
+    tries           INTEGER NOT NULL DEFAULT 0,
+    ended_at        INTEGER,
+    last_error      TEXT
+) STRICT;
+CREATE INDEX webhook_delivery_due ON webhook_delivery (due_at) WHERE state = 'pending';
+CREATE INDEX webhook_delivery_app ON webhook_delivery (appid, id);
+
+-- Every HTTP attempt of a delivery: the delivery log.
+CREATE TABLE webhook_attempt (
+    id          INTEGER PRIMARY KEY,
+    delivery_id INTEGER NOT NULL REFERENCES webhook_delivery (id) ON DELETE CASCADE,
+    at          INTEGER NOT NULL,
+    http_status INTEGER,                         -- NULL when no response came
+    error       TEXT,                            -- why it failed, when it did
+    duration_ms INTEGER NOT NULL
+) STRICT;
+CREATE INDEX webhook_attempt_delivery ON webhook_attempt (delivery_id, id);

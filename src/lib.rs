@@ -9,6 +9,7 @@
 //! - [`delivery`]: the dispatcher (outbox → channels, retries, failover, reports) and the sweeper.
 //! - [`channel`]: the channels that carry messages (`sim` for now).
 //! - [`store`]: every SQL statement, the schema and its upgrades, the one writer.
+//! - [`webhook`]: signed POSTs of verification events to the apps' URLs, from a durable queue.
 //! - [`config`]: the TOML configuration file.
 //! - [`model`]: the plain records and enums the layers share.
 //! - [`smsc_sim`], [`modem_sim`]: an SMSC and a GSM modem, simulated, for tests and demos.
@@ -40,3 +41,4 @@ pub mod secret;
 pub mod smsc_sim;
 pub mod store;
 pub mod systemd;
+pub mod webhook;

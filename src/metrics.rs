@@ -50,6 +50,11 @@ pub struct Metrics {
     pub modem_send_time: LatencyFamily,
     /// Times a modem was reopened after it hung, vanished or failed to start.
     pub modem_reopens: Family<ChannelLabel, Counter>,
+    /// Webhook tries by outcome: `delivered`, `retried` (failed, will try again), `failed`
+    /// (given up).
+    pub webhook_deliveries: Family<Outcome, Counter>,
+    /// Webhook deliveries still to be made.
+    pub webhook_queue_depth: Gauge,
 }
 
 fn latency() -> Histogram {
@@ -75,6 +80,8 @@ pub static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
         modem_signal_dbm: Family::default(),
         modem_send_time: Family::new_with_constructor(latency),
         modem_reopens: Family::default(),
+        webhook_deliveries: Family::default(),
+        webhook_queue_depth: Gauge::default(),
     };
     registry.register(
         "sends",
@@ -135,6 +142,16 @@ pub static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
         "modem_reopens",
         "Modem devices reopened after a hang, a vanished device or a failed start",
         m.modem_reopens.clone(),
+    );
+    registry.register(
+        "webhook_deliveries",
+        "Webhook tries, by outcome: delivered, retried, failed (given up)",
+        m.webhook_deliveries.clone(),
+    );
+    registry.register(
+        "webhook_queue_depth",
+        "Webhook deliveries still to be made",
+        m.webhook_queue_depth.clone(),
     );
     Metrics { registry, ..m }
 });

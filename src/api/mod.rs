@@ -9,6 +9,7 @@ mod ops_routes;
 mod otp_routes;
 pub mod problem;
 pub mod serve;
+mod webhook_routes;
 
 use crate::channel::sim::SimPhones;
 use crate::live::LiveConfig;
@@ -38,6 +39,7 @@ pub fn router(state: Arc<AppState>, transport: Transport) -> axum::Router {
         .route("/otp/resend", post(otp_routes::resend))
         .route("/otp/cancel", post(otp_routes::cancel))
         .route("/otp/status", get(otp_routes::status))
+        .route("/otp/webhooks", get(webhook_routes::log))
         .route("/healthz", get(ops_routes::healthz))
         .route("/readyz", get(ops_routes::readyz))
         .route("/metrics", get(ops_routes::metrics))

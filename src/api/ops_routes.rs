@@ -111,6 +111,9 @@ pub async fn metrics(State(state): State<Arc<AppState>>) -> Response {
     if let Ok(depth) = state.engine.store.readers.outbox_depth().await {
         m.outbox_depth.set(depth);
     }
+    if let Ok(depth) = state.engine.store.readers.webhook_queue_depth().await {
+        m.webhook_queue_depth.set(depth);
+    }
     (
         [(
             axum::http::header::CONTENT_TYPE,

@@ -18,6 +18,7 @@ mod locate;
 mod secret;
 mod sections;
 mod value;
+mod webhook;
 
 use std::path::{Path, PathBuf};
 
@@ -29,6 +30,7 @@ pub use locate::ConfigError;
 use locate::Locator;
 pub use secret::Secret;
 pub use sections::{ApiConfig, AppConfig, OtpConfig, StoreConfig, Synchronous};
+pub use webhook::{EVENTS, WebhookConfig};
 
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -41,6 +43,8 @@ pub struct Config {
     pub channels: Vec<ChannelConfig>,
     /// `[[app]]`
     pub apps: Vec<AppConfig>,
+    /// `[[webhook]]`
+    pub webhooks: Vec<WebhookConfig>,
 }
 
 /// The file as written; `channel` still needs checks against its kind.
@@ -54,6 +58,7 @@ struct RawConfig {
     limits: LimitsConfig,
     channel: Vec<channel::RawChannel>,
     app: Vec<AppConfig>,
+    webhook: Vec<webhook::RawWebhook>,
 }
 
 impl Default for Config {
@@ -67,6 +72,7 @@ impl Default for Config {
             limits: raw.limits,
             channels: vec![ChannelConfig::default_sim()],
             apps: raw.app,
+            webhooks: Vec::new(),
         }
     }
 }
@@ -85,7 +91,7 @@ impl Config {
     }
 
     /// Checks config `text`; `origin` is only used to name it in errors.
-    /// Files named by `password_file` and `sim_pin_file` are read here.
+    /// Files named by `password_file`, `sim_pin_file` and `secret_file` are read here.
     pub fn parse(text: &str, origin: &Path) -> Result<Config, ConfigError> {
         let doc = toml::de::DeTable::parse(text)
             .map_err(|e| ConfigError::at(origin, text, e.span(), "", e.message()))?;
@@ -115,6 +121,7 @@ impl Config {
             limits: raw.limits,
             channels: channel::build(raw.channel, &loc)?,
             apps: raw.app,
+            webhooks: webhook::build(raw.webhook, &loc)?,
         })
     }
 }
@@ -242,7 +249,7 @@ kind = "sim"
 
     #[test]
     fn unknown_top_level_keys() {
-        for table in ["[fraud]", "[[webhook]]", "[[test_number]]"] {
+        for table in ["[fraud]", "[[test_number]]"] {
             let name = table.trim_matches(['[', ']']);
             let text = format!("data_dir = \"/x\"\n{table}\nx = 1\n");
             let e = err(&text);

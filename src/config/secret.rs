@@ -33,7 +33,7 @@ pub(super) fn read_secret(
 }
 
 /// Reads a secret file; the trailing newline editors add is not part of it.
-fn read_secret_file(path: &Path) -> std::io::Result<Secret> {
+pub(super) fn read_secret_file(path: &Path) -> std::io::Result<Secret> {
     let mut text = Zeroizing::new(std::fs::read_to_string(path)?);
     while text.ends_with(['\n', '\r']) {
         text.pop();

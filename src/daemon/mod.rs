@@ -2,10 +2,11 @@
 //! stops them in order.
 //!
 //! ```text
-//!  start: data dir → pepper → store (schema upgrade, leases freed) → channels → dispatcher,
-//!         report sink, sweeper → listeners → "ready"
+//!  start: data dir → pepper → store (schema upgrade, webhook subscriptions, leases freed) →
+//!         channels → dispatcher, report sink, sweeper, webhook sender → listeners → "ready"
 //!  stop:  listeners stop accepting and finish their requests → dispatcher finishes what it
-//!         handed out → report sink and sweeper stop → the writer drains and closes
+//!         handed out, the webhook sender its tries in flight → report sink and sweeper stop →
+//!         the writer drains and closes
 //! ```
 
 mod channels;
@@ -25,6 +26,7 @@ use crate::otp::hash::Pepper;
 use crate::otp::pin::Randomness;
 use crate::otp::{AppProfile, Apps, Engine, Policy, phone};
 use crate::store::{Durability, Store};
+use crate::webhook::{self, WebhookTable, Webhooks};
 use anyhow::Context;
 use channels::ChannelSet;
 use std::collections::HashMap;
@@ -119,11 +121,26 @@ pub async fn run(
     let db = database_path(&data_dir);
     let store = Store::open(&db, durability(&config))
         .with_context(|| format!("cannot open the database {}", db.display()))?;
+    // Before anything can write an event, so that none misses its webhooks.
+    let hooks = Webhooks::from_config(&config.webhooks);
+    store.writer.set_subscriptions(hooks.subscriptions());
+    let hooks = WebhookTable::new(hooks);
     let started = clock.now();
-    let released = store
+    let (released, hooks_released) = store
         .writer
-        .run(move |tx| tx.release_all_leases(started))
+        .run(move |tx| {
+            Ok::<_, crate::store::StoreError>((
+                tx.release_all_leases(started)?,
+                tx.release_webhook_leases(started)?,
+            ))
+        })
         .await?;
+    if hooks_released > 0 {
+        tracing::info!(
+            deliveries = hooks_released,
+            "resuming webhook deliveries the last run had in flight"
+        );
+    }
     if released > 0 {
         tracing::info!(
             messages = released,
@@ -173,7 +190,16 @@ pub async fn run(
     let sweeping = tokio::spawn(
         Sweeper {
             store: store.clone(),
+            clock: clock.clone(),
+        }
+        .run(workers.clone()),
+    );
+    let sending_hooks = tokio::spawn(
+        webhook::sender::Sender {
+            store: store.clone(),
+            hooks: hooks.clone(),
             clock,
+            drain: DRAIN_DEADLINE,
         }
         .run(workers.clone()),
     );
@@ -220,6 +246,10 @@ pub async fn run(
         config,
         live.clone(),
         channel_set,
+        reload::Hooks {
+            table: hooks,
+            writer: store.writer.clone(),
+        },
         workers.clone(),
     ));
     let state = Arc::new(AppState {
@@ -254,6 +284,8 @@ pub async fn run(
             "some messages were still in flight at the deadline; they will be sent again at the next start"
         );
     }
+    // It gives its tries in flight DRAIN_DEADLINE itself, then abandons them.
+    let _ = sending_hooks.await;
     // The reload task hands the channels back once the workers have stopped.
     let mut channel_set = match reloading.await {
         Ok(set) => set,

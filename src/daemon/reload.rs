@@ -1,14 +1,23 @@
 //! SIGHUP: read the config file again and apply what can change while running: the OTP
 //! policy and templates, the apps, the rate limits and lockout (their counts are kept), and
 //! the channels (unchanged ones keep running; an SMPP link whose config did not change stays
-//! bound). A config with an error is refused whole and the running one kept. Listeners, the
+//! bound), and the webhooks (deliveries already queued keep their webhook's name; one whose
+//! webhook is gone is given up). A config with an error is refused whole and the running one kept. Listeners, the
 //! data directory and the store need a restart.
 
 use super::channels::ChannelSet;
 use crate::config::Config;
 use crate::live::LiveConfig;
+use crate::store::Writer;
+use crate::webhook::{WebhookTable, Webhooks};
 use std::path::PathBuf;
 use tokio_util::sync::CancellationToken;
+
+/// Where the webhooks' config lives: the sender's table and the writer's subscriptions.
+pub struct Hooks {
+    pub table: WebhookTable,
+    pub writer: Writer,
+}
 
 /// Handles SIGHUP until `stop`; then gives the channels back for shutdown.
 pub async fn on_sighup(
@@ -16,6 +25,7 @@ pub async fn on_sighup(
     mut current: Config,
     live: LiveConfig,
     mut channels: ChannelSet,
+    hooks: Hooks,
     stop: CancellationToken,
 ) -> ChannelSet {
     use tokio::signal::unix::{SignalKind, signal};
@@ -54,6 +64,9 @@ pub async fn on_sighup(
         match channels.apply(&next.channels) {
             Ok(running) => {
                 live.set(super::live_from(&next, running));
+                let webhooks = Webhooks::from_config(&next.webhooks);
+                hooks.writer.set_subscriptions(webhooks.subscriptions());
+                hooks.table.set(webhooks);
                 current = next;
                 tracing::info!(path = %path.display(), "configuration reloaded");
             }

@@ -20,6 +20,7 @@ pub mod keys;
 pub mod limits;
 pub mod outbox;
 pub mod verification;
+pub mod webhooks;
 
 pub use migrate::{SCHEMA, schema_versions};
 pub use readers::Readers;

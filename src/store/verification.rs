@@ -269,6 +269,7 @@ impl WriteTx<'_> {
         Ok(t.map(Timestamp))
     }
 
+    /// Records an event, and queues it for every webhook that wants it, in this transaction.
     pub fn insert_event(
         &self,
         verification_id: &str,
@@ -281,7 +282,8 @@ impl WriteTx<'_> {
                 "INSERT INTO event (at, verification_id, event, detail) VALUES (?1, ?2, ?3, ?4)",
             )?
             .execute(params![now.0, verification_id, event, detail])?;
-        Ok(())
+        let event_id = self.conn.last_insert_rowid();
+        self.enqueue_webhooks(event_id, verification_id, event, now)
     }
 
     pub fn idempotent_reply(

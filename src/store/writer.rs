@@ -7,6 +7,7 @@
 //! durability), and one fsync serves the whole group.
 
 use super::StoreError;
+use super::webhooks::{SubscriptionTable, Subscriptions};
 use rusqlite::Connection;
 use tokio::sync::{mpsc, oneshot};
 
@@ -18,6 +19,11 @@ const QUEUE: usize = 8192;
 /// The statements a job may run; see the `impl WriteTx` blocks in the table modules.
 pub struct WriteTx<'c> {
     pub(super) conn: &'c Connection,
+    /// The webhooks' subscriptions as the group began: `insert_event` queues a delivery for
+    /// each one that wants the event.
+    pub(super) subs: &'c Subscriptions,
+    /// Set when a job queued a webhook delivery; the sender is woken after the commit.
+    pub(super) queued_webhooks: &'c std::cell::Cell<bool>,
 }
 
 type Completion = Box<dyn FnOnce(&Result<(), String>) + Send>;
@@ -64,6 +70,8 @@ where
 #[derive(Clone)]
 pub struct Writer {
     jobs: mpsc::Sender<Box<dyn Job>>,
+    /// Read by the writer thread at the start of each group; set on (re)load.
+    subs: SubscriptionTable,
 }
 
 impl Writer {
@@ -74,16 +82,28 @@ impl Writer {
         companion: T,
     ) -> Result<Writer, StoreError> {
         let (jobs, rx) = mpsc::channel(QUEUE);
+        let subs = SubscriptionTable::default();
+        let table = subs.clone();
         std::thread::Builder::new()
             .name("otpd-writer".into())
             .spawn(move || {
-                run_writer(conn, rx);
+                run_writer(conn, rx, &table);
                 drop(companion);
             })
             .map_err(|e| {
                 StoreError::CommitFailed(format!("cannot start the writer thread: {e}"))
             })?;
-        Ok(Writer { jobs })
+        Ok(Writer { jobs, subs })
+    }
+
+    /// Replaces the webhooks' subscriptions; groups that begin afterwards use the new ones.
+    pub fn set_subscriptions(&self, subs: Subscriptions) {
+        self.subs.set(subs);
+    }
+
+    /// Notified after every commit that queued a webhook delivery.
+    pub fn webhooks_queued(&self) -> std::sync::Arc<tokio::sync::Notify> {
+        self.subs.queued()
     }
 
     /// Runs `f` on the writer inside the next group transaction and returns its result once
@@ -125,7 +145,7 @@ where
     }
 }
 
-fn run_writer(conn: Connection, mut jobs: mpsc::Receiver<Box<dyn Job>>) {
+fn run_writer(conn: Connection, mut jobs: mpsc::Receiver<Box<dyn Job>>, subs: &SubscriptionTable) {
     let mut group: Vec<Box<dyn Job>> = Vec::with_capacity(MAX_GROUP);
     while let Some(first) = jobs.blocking_recv() {
         group.push(first);
@@ -145,12 +165,21 @@ fn run_writer(conn: Connection, mut jobs: mpsc::Receiver<Box<dyn Job>>) {
             }
             continue;
         }
-        let tx = WriteTx { conn: &conn };
+        let current = subs.get();
+        let queued = std::cell::Cell::new(false);
+        let tx = WriteTx {
+            conn: &conn,
+            subs: &current,
+            queued_webhooks: &queued,
+        };
         let completions: Vec<Completion> = group.drain(..).map(|job| job.run(&tx)).collect();
         let committed = conn.execute_batch("COMMIT").map_err(|e| e.to_string());
         if let Err(msg) = &committed {
             tracing::error!(error = %msg, jobs = completions.len(), "commit failed; nothing of this group was stored");
             let _ = conn.execute_batch("ROLLBACK");
+        }
+        if committed.is_ok() && queued.get() {
+            subs.wake();
         }
         for done in completions {
             done(&committed);

@@ -31,3 +31,4 @@ mod secrets;
 mod smpp_interop;
 mod sms_interop;
 mod support;
+mod webhooks;

@@ -141,6 +141,7 @@ CREATE TABLE webhook_delivery (
 ) STRICT;
 CREATE INDEX webhook_delivery_due ON webhook_delivery (due_at) WHERE state = 'pending';
 CREATE INDEX webhook_delivery_app ON webhook_delivery (appid, id);
+CREATE INDEX webhook_delivery_ended ON webhook_delivery (ended_at) WHERE state != 'pending';
 
 -- Every HTTP attempt of a delivery: the delivery log.
 CREATE TABLE webhook_attempt (

@@ -124,7 +124,24 @@ fn url<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Uri>, D::Error> {
     if uri.host().is_none_or(str::is_empty) {
         return Err(de::Error::custom(format!("has no host: {text:?}")));
     }
+    // The name defaults to the URL and shows in logs and the delivery log; a password in it
+    // would show too. The signature is what authenticates otpd to the receiver.
+    if uri.authority().is_some_and(|a| a.as_str().contains('@')) {
+        return Err(de::Error::custom(
+            "must not hold credentials (user:password@); receivers check the signature instead",
+        ));
+    }
     Ok(Some(uri))
+}
+
+/// The URL without its query string, which may hold a token.
+fn default_name(url: &Uri) -> String {
+    format!(
+        "{}://{}{}",
+        url.scheme_str().unwrap_or("http"),
+        url.authority().map_or("", |a| a.as_str()),
+        url.path()
+    )
 }
 
 /// One of [`EVENTS`], checked inside its visitor so the error points at the element.
@@ -225,7 +242,7 @@ impl RawWebhook {
             return Err(err("retry_max", true, msg));
         }
         Ok(WebhookConfig {
-            name: self.name.unwrap_or_else(|| url.to_string()),
+            name: self.name.unwrap_or_else(|| default_name(&url)),
             app: (app != "*").then_some(app),
             url,
             secret,
@@ -295,6 +312,9 @@ mod tests {
         assert_eq!(w.retry_min, Duration::from_millis(50));
         let star = parse(&hook(&s, "").replace("\"shop\"", "\"*\""));
         assert_eq!(star.webhooks[0].app, None);
+        let query = parse(&hook(&s, "").replace("/hook", "/hook?token=t0k"));
+        assert_eq!(query.webhooks[0].name, "https://example.com/hook");
+        assert_eq!(query.webhooks[0].url.query(), Some("token=t0k"));
     }
 
     #[test]
@@ -312,6 +332,9 @@ mod tests {
         assert!(msg.contains("http:// or https://"), "{msg}");
         let text = hook(&s, "").replace("https://example.com/hook", "/relative");
         err_at(&text, 3, 7, "webhook[0].url");
+        let text = hook(&s, "").replace("https://", "https://u:pw@");
+        let msg = err_at(&text, 3, 7, "webhook[0].url");
+        assert!(msg.contains("credentials"), "{msg}");
         let msg = err_at(
             &hook(&s, "retry_max = \"1s\"\n"),
             5,

@@ -272,6 +272,18 @@ impl WriteTx<'_> {
         Ok(())
     }
 
+    /// Deletes up to `limit` ended deliveries (and their attempts) that ended before `before`,
+    /// for retention; returns how many.
+    pub fn purge_webhook_log(&self, before: Timestamp, limit: usize) -> Result<usize, StoreError> {
+        Ok(self
+            .conn
+            .prepare_cached(
+                "DELETE FROM webhook_delivery WHERE id IN (SELECT id FROM webhook_delivery \
+                 WHERE state != 'pending' AND ended_at < ?1 LIMIT ?2)",
+            )?
+            .execute(params![before.0, limit])?)
+    }
+
     /// Frees every lease: at start-up, whatever a previous process held is ours to retry.
     pub fn release_webhook_leases(&self, now: Timestamp) -> Result<usize, StoreError> {
         Ok(self
@@ -399,5 +411,114 @@ mod tests {
         assert_eq!(w("bank", "created"), ["all"]);
         assert_eq!(w("bank", "approved"), ["b", "all"]);
         assert_eq!(w("other", "expired"), Vec::<&str>::new());
+    }
+
+    type R<T> = Result<T, StoreError>;
+
+    #[tokio::test]
+    async fn events_are_queued_claimed_retried_and_ended() {
+        let dir = tempfile::tempdir().unwrap();
+        let store =
+            super::super::Store::open(&dir.path().join("t.db"), super::super::Durability::Normal)
+                .unwrap();
+        store.writer.set_subscriptions(Subscriptions(vec![
+            sub("a", Some("shop"), None),
+            sub("b", None, Some(&["approved"])),
+        ]));
+        let woken = store.writer.webhooks_queued();
+        store
+            .writer
+            .run(|tx| -> R<()> {
+                tx.conn.execute(
+                    "INSERT INTO verification (id, appid, recipient, status, code_length, ttl_ms, \
+                     created_at, expires_at, last_send_at, max_attempts) \
+                     VALUES ('v1', 'shop', '+255712345678', 'approved', 6, 1, 1, 2, 1, 5)",
+                    [],
+                )?;
+                tx.insert_event("v1", "created", None, Timestamp(1000))?;
+                tx.insert_event("v1", "approved", Some("ok"), Timestamp(2000))?;
+                // About no verification: no app, so no webhook.
+                tx.insert_event("", "rate_limited", None, Timestamp(3000))?;
+                Ok(())
+            })
+            .await
+            .unwrap();
+        // The commit woke the sender.
+        tokio::time::timeout(std::time::Duration::from_secs(5), woken.notified())
+            .await
+            .unwrap();
+        assert_eq!(store.readers.webhook_queue_depth().await.unwrap(), 3);
+
+        // "a" has room for one: its oldest; "b" its one.
+        let room = HashMap::from([("a".to_string(), 1), ("b".to_string(), 5)]);
+        let claimed = store
+            .writer
+            .run(move |tx| tx.claim_webhooks(Timestamp(5000), Timestamp(9000), &room, 10))
+            .await
+            .unwrap();
+        let got: Vec<(&str, &str)> = claimed
+            .iter()
+            .map(|d| (d.webhook.as_str(), d.event.as_str()))
+            .collect();
+        assert_eq!(got, [("a", "created"), ("b", "approved")]);
+        assert_eq!(claimed[1].status, "approved");
+        assert_eq!(claimed[1].detail.as_deref(), Some("ok"));
+        assert_eq!(claimed[1].appid, "shop");
+        let (first, second) = (claimed[0].id, claimed[1].id);
+        let next = store
+            .writer
+            .run(move |tx| -> R<_> {
+                let attempt = Attempt {
+                    at: Timestamp(5000),
+                    http_status: Some(500),
+                    error: Some("HTTP 500".into()),
+                    duration_ms: 3,
+                };
+                tx.record_webhook_attempt(first, &attempt)?;
+                tx.retry_webhook(first, 1, "HTTP 500", Timestamp(6000))?;
+                tx.end_webhook(second, true, 1, None, Timestamp(5000))?;
+                // Leased rows are not due; "a" is full, so its other row does not count.
+                let full = tx.next_webhook_due(&["a".to_string()])?;
+                Ok((full, tx.next_webhook_due(&[])?))
+            })
+            .await
+            .unwrap();
+        assert_eq!(next, (None, Some(Timestamp(2000))));
+
+        let log = store
+            .readers
+            .webhook_log(LogQuery {
+                webhook: Some("a".into()),
+                limit: 10,
+                ..LogQuery::default()
+            })
+            .await
+            .unwrap();
+        assert_eq!(log.len(), 2);
+        let retried = log.iter().find(|e| e.id == first).unwrap();
+        assert_eq!(retried.state, "pending");
+        assert_eq!(retried.next_try_at, Some(Timestamp(6000)));
+        assert_eq!(retried.attempts[0].http_status, Some(500));
+        let other_app = LogQuery {
+            appid: Some("bank".into()),
+            limit: 10,
+            ..LogQuery::default()
+        };
+        assert!(
+            store
+                .readers
+                .webhook_log(other_app)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+
+        let purged = store
+            .writer
+            .run(|tx| tx.purge_webhook_log(Timestamp(6000), 100))
+            .await
+            .unwrap();
+        assert_eq!(purged, 1);
+        assert_eq!(store.readers.webhook_queue_depth().await.unwrap(), 2);
     }
 }

@@ -84,6 +84,7 @@ where
     // The connection task ends when the exchange does (the sender is dropped below).
     tokio::spawn(connection);
     let path = url.path_and_query().map_or("/", |p| p.as_str());
+    // The config refuses credentials in the URL, so the authority is host[:port].
     let authority = url.authority().map_or("", |a| a.as_str());
     let mut request = Request::post(path)
         .header("host", authority)

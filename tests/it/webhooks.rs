@@ -189,6 +189,58 @@ fn verify_signature(r: &Received) {
     );
 }
 
+/// Runs the README's Python check (the block after `<!-- webhook-verify`) on a request;
+/// `None` when there is no python3 on this machine.
+fn readme_python_check(secret: &str, header: &str, body: &[u8]) -> Option<bool> {
+    use std::io::Write;
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let (_, after) = readme.split_once("<!-- webhook-verify").unwrap();
+    let (_, block) = after.split_once("```python\n").unwrap();
+    let (code, _) = block.split_once("```").unwrap();
+    let script = format!(
+        "{code}\nimport sys\nprint(otpd_signature_ok(sys.argv[1].encode(), sys.argv[2], sys.stdin.buffer.read()))\n"
+    );
+    let mut child = std::process::Command::new("python3")
+        .args(["-c", &script, secret, header])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .ok()?;
+    child.stdin.take().unwrap().write_all(body).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{out:?}");
+    match String::from_utf8_lossy(&out.stdout).trim() {
+        "True" => Some(true),
+        "False" => Some(false),
+        other => panic!("the README's check printed {other:?}"),
+    }
+}
+
+#[test]
+fn the_readme_python_check_accepts_otpd_signatures_only() {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    let body = br#"{"id":"whd_1","event":"approved"}"#;
+    let header = otpd::webhook::sign::header_value(SECRET.as_bytes(), now, body);
+    let Some(ok) = readme_python_check(SECRET, &header, body) else {
+        eprintln!("no python3: the README's Python check was not run");
+        return;
+    };
+    assert!(ok, "{header}");
+    let tampered = br#"{"id":"whd_1","event":"expired"}"#;
+    assert_eq!(readme_python_check(SECRET, &header, tampered), Some(false));
+    assert_eq!(readme_python_check("other", &header, body), Some(false));
+    let old = otpd::webhook::sign::header_value(SECRET.as_bytes(), now - 3600, body);
+    assert_eq!(
+        readme_python_check(SECRET, &old, body),
+        Some(false),
+        "a replay"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn events_arrive_signed_and_verifiable() {
     let rx = Receiver::start(&[]).await;
@@ -213,6 +265,10 @@ async fn events_arrive_signed_and_verifiable() {
         .into_iter()
         .filter(|r| r.json["verification_id"] == id.as_str())
         .collect();
+    let header = approved.headers["otpd-signature"].to_str().unwrap();
+    if let Some(ok) = readme_python_check(SECRET, header, &approved.body) {
+        assert!(ok, "the README's check refused {header}");
+    }
     for r in &seen {
         verify_signature(r);
         assert_eq!(r.headers["content-type"], "application/json");

@@ -479,3 +479,82 @@ async fn a_key_sees_only_its_own_apps_deliveries() {
     let bad = shop.get("/otp/webhooks?state=lost").await;
     crate::client::assert_problem(&bad, 400, "invalid_field");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_delivery_is_given_up_at_max_age() {
+    let rx = Receiver::start(&[500; 1000]).await;
+    let url = rx.url();
+    let (d, _secrets) = daemon(|dir| {
+        webhook(
+            dir,
+            "down",
+            "*",
+            &url,
+            "events = [\"created\"]\nmax_age = \"1s\"\nretry_min = \"100ms\"\nretry_max = \"200ms\"",
+        )
+    });
+    let c = d.unix();
+    let id = c.send_ok(json!({ "recipient": recipient() })).await;
+    let log = crate::client::eventually("the delivery to be given up", || async {
+        let log = c
+            .get(&format!("/otp/webhooks?verification_id={id}&state=failed"))
+            .await;
+        (log.body["items"].as_array().is_some_and(|i| !i.is_empty())).then_some(log)
+    })
+    .await;
+    let item = &log.body["items"][0];
+    let tries = item["tries"].as_u64().unwrap();
+    assert!(tries >= 2, "{item}");
+    assert_eq!(item["attempts"].as_array().unwrap().len() as u64, tries);
+    assert_eq!(item["last_error"], "HTTP 500");
+    assert!(item["ended_at"].is_string(), "{item}");
+    let metrics = c.get("/metrics").await.text;
+    assert!(
+        metrics.contains("otpd_webhook_deliveries_total{outcome=\"failed\"}"),
+        "{metrics}"
+    );
+    assert!(metrics.contains("otpd_webhook_queue_depth 0"), "{metrics}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sighup_adds_and_removes_webhooks() {
+    let rx = Receiver::start(&[]).await;
+    let url = rx.url();
+    let (d, secrets) = daemon(|_| String::new());
+    let c = d.unix();
+    let before = c.send_ok(json!({ "recipient": recipient() })).await;
+
+    let hook = webhook(secrets.path(), "late", "*", &url, "events = [\"created\"]");
+    std::fs::write(d.config_path(), format!("[api]\nlisten = []\n{APPS}{hook}")).unwrap();
+    d.signal("HUP");
+    crate::client::eventually("the reload", || async {
+        d.log_lines()
+            .iter()
+            .any(|l| l.contains("configuration reloaded"))
+            .then_some(())
+    })
+    .await;
+    let after = c.send_ok(json!({ "recipient": recipient() })).await;
+    rx.wait_event(&after, "created").await;
+    // An event written before the webhook existed is not sent.
+    assert!(
+        !rx.seen()
+            .iter()
+            .any(|r| r.json["verification_id"] == before.as_str())
+    );
+
+    // Removed again: nothing more is queued.
+    std::fs::write(d.config_path(), format!("[api]\nlisten = []\n{APPS}")).unwrap();
+    d.signal("HUP");
+    crate::client::eventually("the second reload", || async {
+        (d.log_lines()
+            .iter()
+            .filter(|l| l.contains("configuration reloaded"))
+            .count()
+            >= 2)
+            .then_some(())
+    })
+    .await;
+    c.send_ok(json!({ "recipient": recipient() })).await;
+    assert_eq!(d.count("webhook_delivery"), 1);
+}

@@ -104,7 +104,7 @@ fn retry_max() -> Duration {
     Duration::from_secs(3600)
 }
 fn max_in_flight() -> usize {
-    4
+    8
 }
 
 /// An absolute http or https URL with a host.
@@ -298,7 +298,7 @@ mod tests {
         assert_eq!(w.timeout, Duration::from_secs(10));
         assert_eq!(w.max_age, Duration::from_secs(86400));
         assert_eq!((w.retry_min, w.retry_max), (retry_min(), retry_max()));
-        assert_eq!(w.max_in_flight, 4);
+        assert_eq!(w.max_in_flight, 8);
         assert!(!format!("{c:?}").contains("whsec"));
 
         let text = hook(

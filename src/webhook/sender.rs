@@ -1,13 +1,14 @@
 //! The task that drives the webhook queue: claims due deliveries with a lease, POSTs each in a
 //! task of its own, and records every try.
 //!
-//! At most [`MAX_IN_FLIGHT`] deliveries are in flight, and at most each webhook's own
+//! At most [`MAX_IN_FLIGHT`] POSTs are in flight, and at most each webhook's own
 //! `max_in_flight` of those go to one webhook, so a slow or dead receiver holds only its own
 //! slots and the others keep flowing. The claim skips a webhook that is at its limit.
 //!
 //! ```text
 //!  loop: claim (room left per webhook) → spawn one task per delivery
-//!        wait for: a commit that queued deliveries | the next due time | a task ending | stop
+//!        wait for: a commit that queued deliveries | the next due time | a POST ending | stop
+//!        (a task frees its slot when its POST ends, and records the outcome after)
 //!  stop: claim nothing more; in-flight tries get `drain` to finish, then are abandoned (their
 //!        lease lapses and the next start frees it: at-least-once, never lost)
 //! ```
@@ -16,17 +17,18 @@ use super::backoff::{self, Next};
 use super::{Target, WebhookTable, client, payload, sign};
 use crate::metrics::{self, METRICS};
 use crate::model::{Clock, Timestamp};
-use crate::store::Store;
 use crate::store::webhooks::{Attempt, WebhookDelivery};
+use crate::store::{Store, StoreError, WriteTx};
 use bytes::Bytes;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
-/// Deliveries in flight at once, across all webhooks.
-pub const MAX_IN_FLIGHT: usize = 32;
+/// POSTs in flight at once, across all webhooks.
+pub const MAX_IN_FLIGHT: usize = 64;
 /// Beyond the longest timeout, how long a claim's lease lasts (time to record the outcome).
 const LEASE_MARGIN: Duration = Duration::from_secs(60);
 /// How long the sender sleeps with nothing due at all; a commit that queues wakes it sooner.
@@ -44,78 +46,59 @@ impl Sender {
     pub async fn run(self, stop: CancellationToken) {
         let queued = self.store.writer.webhooks_queued();
         let this = Arc::new(self);
-        let mut tasks: JoinSet<String> = JoinSet::new();
+        // A task says here that its POST is over: its slot is free while it records.
+        let (slot_tx, mut slots) = mpsc::unbounded_channel::<String>();
+        let mut tasks: JoinSet<()> = JoinSet::new();
         let mut in_flight: HashMap<String, usize> = HashMap::new();
         loop {
+            while tasks.try_join_next().is_some() {}
             if stop.is_cancelled() {
                 break;
             }
             let hooks = this.hooks.get();
-            let free = MAX_IN_FLIGHT.saturating_sub(tasks.len());
-            if free > 0 {
-                let room: HashMap<String, usize> = hooks
-                    .targets
-                    .iter()
-                    .map(|(name, t)| {
-                        let busy = in_flight.get(name).copied().unwrap_or(0);
-                        (name.clone(), t.max_in_flight.saturating_sub(busy))
-                    })
-                    .collect();
-                let now = this.clock.now();
-                let lease = Timestamp(now.0 + ms(hooks.longest_timeout() + LEASE_MARGIN));
-                let claimed = this
-                    .store
-                    .writer
-                    .run(move |tx| tx.claim_webhooks(now, lease, &room, free))
-                    .await;
-                match claimed {
-                    Ok(claimed) => {
-                        for d in claimed {
-                            let target = hooks.targets.get(&d.webhook).cloned();
-                            *in_flight.entry(d.webhook.clone()).or_default() += 1;
-                            let this = this.clone();
-                            tasks.spawn(async move {
-                                let name = d.webhook.clone();
-                                this.deliver(d, target).await;
-                                name
-                            });
-                        }
+            let busy: usize = in_flight.values().sum();
+            let free = MAX_IN_FLIGHT.saturating_sub(busy);
+            let room: HashMap<String, usize> = hooks
+                .targets
+                .iter()
+                .map(|(name, t)| {
+                    let busy = in_flight.get(name).copied().unwrap_or(0);
+                    (name.clone(), t.max_in_flight.saturating_sub(busy))
+                })
+                .collect();
+            let now = this.clock.now();
+            let lease = Timestamp(now.0 + ms(hooks.longest_timeout() + LEASE_MARGIN));
+            // One job, so one commit, claims and finds when to look again.
+            let claimed = this
+                .store
+                .writer
+                .run(move |tx| claim(tx, now, lease, room, free))
+                .await;
+            let next_due = match claimed {
+                Ok((claimed, next_due)) => {
+                    for d in claimed {
+                        let target = hooks.targets.get(&d.webhook).cloned();
+                        *in_flight.entry(d.webhook.clone()).or_default() += 1;
+                        let (this, slot) = (this.clone(), slot_tx.clone());
+                        tasks.spawn(async move { this.deliver(d, target, slot).await });
                     }
-                    Err(e) => tracing::error!(error = %e, "cannot claim webhook deliveries"),
+                    next_due
                 }
-            }
-            let next_due = if tasks.len() < MAX_IN_FLIGHT {
-                let full: Vec<String> = hooks
-                    .targets
-                    .iter()
-                    .filter(|(name, t)| {
-                        in_flight.get(*name).copied().unwrap_or(0) >= t.max_in_flight
-                    })
-                    .map(|(name, _)| name.clone())
-                    .collect();
-                this.store
-                    .writer
-                    .run(move |tx| tx.next_webhook_due(&full))
-                    .await
-                    .ok()
-                    .flatten()
-            } else {
-                None
+                Err(e) => {
+                    tracing::error!(error = %e, "cannot claim webhook deliveries");
+                    None
+                }
             };
             let wait = next_due.map_or(IDLE, |due| this.clock.now().until(due).min(IDLE));
             tokio::select! {
                 () = stop.cancelled() => break,
                 () = queued.notified() => {}
                 () = tokio::time::sleep(wait) => {}
-                Some(done) = tasks.join_next(), if !tasks.is_empty() => {
-                    if let Ok(name) = done {
-                        release(&mut in_flight, &name);
-                    }
+                Some(name) = slots.recv() => {
+                    release(&mut in_flight, &name);
                     // Collect whatever else ended meanwhile, then claim again.
-                    while let Some(done) = tasks.try_join_next() {
-                        if let Ok(name) = done {
-                            release(&mut in_flight, &name);
-                        }
+                    while let Ok(name) = slots.try_recv() {
+                        release(&mut in_flight, &name);
                     }
                 }
             }
@@ -136,12 +119,18 @@ impl Sender {
     }
 
     /// One try of one delivery, and its outcome recorded.
-    async fn deliver(&self, d: WebhookDelivery, target: Option<Target>) {
+    async fn deliver(
+        &self,
+        d: WebhookDelivery,
+        target: Option<Target>,
+        slot: mpsc::UnboundedSender<String>,
+    ) {
         let tries = d.tries + 1;
         let started_at = self.clock.now();
         let Some(target) = target else {
             // The webhook left the config after this was queued: nowhere to send it.
             let error = "the webhook is no longer configured";
+            let _ = slot.send(d.webhook.clone());
             self.finish(
                 &d,
                 tries,
@@ -166,6 +155,7 @@ impl Sender {
         let started = Instant::now();
         let result = client::post(&target.url, &headers, Bytes::from(body), target.timeout).await;
         let took = started.elapsed();
+        let _ = slot.send(d.webhook.clone());
         self.finish(&d, tries, Some(&target), result, started_at, took)
             .await;
     }
@@ -236,6 +226,37 @@ impl Sender {
             }
         }
     }
+}
+
+/// Claims what `room` allows, and says when the next delivery that could not be claimed now
+/// falls due (`None`: none, or the sender is full and a finished try will wake it).
+fn claim(
+    tx: &WriteTx<'_>,
+    now: Timestamp,
+    lease: Timestamp,
+    room: HashMap<String, usize>,
+    free: usize,
+) -> Result<(Vec<WebhookDelivery>, Option<Timestamp>), StoreError> {
+    if free == 0 {
+        return Ok((Vec::new(), None));
+    }
+    let claimed = tx.claim_webhooks(now, lease, &room, free)?;
+    if claimed.len() == free {
+        return Ok((claimed, None));
+    }
+    let mut left = room;
+    for d in &claimed {
+        if let Some(n) = left.get_mut(&d.webhook) {
+            *n = n.saturating_sub(1);
+        }
+    }
+    let full: Vec<String> = left
+        .into_iter()
+        .filter(|(_, n)| *n == 0)
+        .map(|(name, _)| name)
+        .collect();
+    let next_due = tx.next_webhook_due(&full)?;
+    Ok((claimed, next_due))
 }
 
 fn release(in_flight: &mut HashMap<String, usize>, name: &str) {

@@ -5,6 +5,10 @@
 //! savepoint so a failing job undoes only itself, commits once, and only then answers each
 //! caller. A caller told "done" therefore knows its write is on disk (to the configured
 //! durability), and one fsync serves the whole group.
+//!
+//! The writer also holds the webhooks' subscriptions, so that `insert_event` can queue a
+//! delivery in the event's own transaction, and wakes the webhook sender after a commit that
+//! queued one.
 
 use super::StoreError;
 use super::webhooks::{SubscriptionTable, Subscriptions};

@@ -558,3 +558,35 @@ async fn sighup_adds_and_removes_webhooks() {
     c.send_ok(json!({ "recipient": recipient() })).await;
     assert_eq!(d.count("webhook_delivery"), 1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_receiver_that_hangs_holds_only_its_own_slots() {
+    let slow = Receiver::start(&[]).await;
+    slow.state.hang.store(true, Ordering::SeqCst);
+    let fast = Receiver::start(&[]).await;
+    let (slow_url, fast_url) = (slow.url(), fast.url());
+    let only_created = "events = [\"created\"]\ntimeout = \"5m\"\nmax_in_flight = 2";
+    let (d, _secrets) = daemon(|dir| {
+        webhook(dir, "slow", "*", &slow_url, only_created)
+            + &webhook(dir, "fast", "*", &fast_url, "events = [\"created\"]")
+    });
+    let c = d.unix();
+    let mut ids = Vec::new();
+    for _ in 0..6 {
+        ids.push(c.send_ok(json!({ "recipient": recipient() })).await);
+    }
+    for id in &ids {
+        fast.wait_event(id, "created").await;
+    }
+    slow.wait("two hanging tries", |seen| (seen.len() >= 2).then_some(()))
+        .await;
+    // Its other four wait for a free slot of their own webhook.
+    assert_eq!(slow.seen().len(), 2);
+    let pending = c.get("/otp/webhooks?webhook=slow&state=pending").await;
+    assert_eq!(
+        pending.body["items"].as_array().unwrap().len(),
+        6,
+        "{}",
+        pending.text
+    );
+}

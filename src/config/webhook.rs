@@ -6,6 +6,7 @@
 
 use std::fmt;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use hyper::Uri;
@@ -40,6 +41,8 @@ pub struct WebhookConfig {
     /// `None` for `app = "*"`: every app.
     pub app: Option<String>,
     pub url: Uri,
+    /// From `tls_ca_file`: trust only its CAs for https (`None`: the Mozilla roots).
+    pub tls: Option<Arc<rustls::ClientConfig>>,
     pub secret: Secret,
     /// `None`: every event.
     pub events: Option<Vec<String>>,
@@ -62,6 +65,7 @@ pub(super) struct RawWebhook {
     #[serde(default, deserialize_with = "url")]
     url: Option<Uri>,
     secret_file: Option<PathBuf>,
+    tls_ca_file: Option<PathBuf>,
     events: Option<Vec<EventName>>,
     #[serde(
         default = "timeout",
@@ -223,6 +227,13 @@ impl RawWebhook {
             let msg = format!("{} is empty; a webhook needs a secret", path.display());
             return Err(err("secret_file", true, msg));
         }
+        let tls = match &self.tls_ca_file {
+            None => None,
+            Some(path) => Some(
+                crate::webhook::client::tls_config(Some(path))
+                    .map_err(|e| err("tls_ca_file", true, e))?,
+            ),
+        };
         let events = self
             .events
             .map(|e| e.into_iter().map(|e| e.0).collect::<Vec<_>>());
@@ -245,6 +256,7 @@ impl RawWebhook {
             name: self.name.unwrap_or_else(|| default_name(&url)),
             app: (app != "*").then_some(app),
             url,
+            tls,
             secret,
             events,
             timeout: self.timeout,
@@ -344,6 +356,20 @@ mod tests {
         assert!(msg.starts_with("must be at least retry_min"), "{msg}");
         err_at(&hook(&s, "events = []\n"), 5, 10, "webhook[0].events");
         err_at(&hook(&s, "colour = 1\n"), 5, 1, "webhook[0].colour");
+        let msg = err_at(
+            &hook(&s, "tls_ca_file = \"/nonexistent/ca\"\n"),
+            5,
+            15,
+            "webhook[0].tls_ca_file",
+        );
+        assert!(msg.starts_with("cannot read /nonexistent/ca"), "{msg}");
+        let msg = err_at(
+            &hook(&s, &format!("tls_ca_file = {:?}\n", s.0)),
+            5,
+            15,
+            "webhook[0].tls_ca_file",
+        );
+        assert!(msg.starts_with("no certificate in"), "{msg}");
         let text = format!("{}{}", hook(&s, ""), hook(&s, ""));
         let msg = err_at(&text, 7, 7, "webhook[1].url");
         assert!(msg.starts_with("duplicate webhook name"), "{msg}");

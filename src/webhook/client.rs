@@ -4,13 +4,16 @@
 //! client and SMPP over TLS use them), rather than reqwest: no new dependency tree, and a
 //! webhook needs no more than "connect, POST, read the status". TLS trusts the Mozilla roots
 //! (webpki-roots, as SMPP does), so the daemon behaves the same on every host whatever its CA
-//! bundle. One connection per try: deliveries are few per second at most, and a fresh
+//! bundle, or only the webhook's `tls_ca_file`. One connection per try: deliveries are few per second at most, and a fresh
 //! connection cannot be a stale pooled one.
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::{Request, Uri};
 use hyper_util::rt::TokioIo;
+use rustls::pki_types::CertificateDer;
+use rustls::pki_types::pem::PemObject;
+use std::path::Path;
 use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite};
@@ -19,24 +22,46 @@ use tokio::net::TcpStream;
 /// Response bodies are read (so the exchange completes cleanly) up to this size and dropped.
 const MAX_RESPONSE: usize = 64 * 1024;
 
-static TLS: LazyLock<Result<Arc<rustls::ClientConfig>, String>> = LazyLock::new(|| {
+static MOZILLA: LazyLock<Result<Arc<rustls::ClientConfig>, String>> =
+    LazyLock::new(|| tls_config(None));
+
+/// A TLS client setup that trusts the Mozilla roots, or only the CAs in `ca_file` (a PEM file)
+/// when given: receivers on a private network often have a private CA.
+pub fn tls_config(ca_file: Option<&Path>) -> Result<Arc<rustls::ClientConfig>, String> {
     let mut roots = rustls::RootCertStore::empty();
-    roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+    match ca_file {
+        None => roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned()),
+        Some(path) => {
+            let certs = CertificateDer::pem_file_iter(path)
+                .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+            for cert in certs {
+                let cert =
+                    cert.map_err(|e| format!("bad certificate in {}: {e}", path.display()))?;
+                roots
+                    .add(cert)
+                    .map_err(|e| format!("unusable CA in {}: {e}", path.display()))?;
+            }
+            if roots.is_empty() {
+                return Err(format!("no certificate in {}", path.display()));
+            }
+        }
+    }
     rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
         .with_safe_default_protocol_versions()
         .map(|b| Arc::new(b.with_root_certificates(roots).with_no_client_auth()))
         .map_err(|e| format!("TLS setup failed: {e}"))
-});
+}
 
 /// POSTs `body` with `headers` to `url` within `timeout`; the response's status, or why none
-/// came.
+/// came. `tls`: the setup for https (`None`: the Mozilla roots).
 pub async fn post(
     url: &Uri,
+    tls: Option<&Arc<rustls::ClientConfig>>,
     headers: &[(&str, String)],
     body: Bytes,
     timeout: Duration,
 ) -> Result<u16, String> {
-    match tokio::time::timeout(timeout, exchange(url, headers, body)).await {
+    match tokio::time::timeout(timeout, exchange(url, tls, headers, body)).await {
         Ok(result) => result,
         Err(_) => Err(format!(
             "no response within {}",
@@ -45,7 +70,12 @@ pub async fn post(
     }
 }
 
-async fn exchange(url: &Uri, headers: &[(&str, String)], body: Bytes) -> Result<u16, String> {
+async fn exchange(
+    url: &Uri,
+    tls_config: Option<&Arc<rustls::ClientConfig>>,
+    headers: &[(&str, String)],
+    body: Bytes,
+) -> Result<u16, String> {
     let tls = url.scheme_str() == Some("https");
     let host = url.host().ok_or("the URL has no host")?;
     let port = url.port_u16().unwrap_or(if tls { 443 } else { 80 });
@@ -56,7 +86,10 @@ async fn exchange(url: &Uri, headers: &[(&str, String)], body: Bytes) -> Result<
         .map_err(|e| format!("cannot connect to {host}:{port}: {e}"))?;
     let _ = tcp.set_nodelay(true);
     if tls {
-        let config = TLS.as_ref().map_err(Clone::clone)?.clone();
+        let config = match tls_config {
+            Some(config) => config.clone(),
+            None => MOZILLA.as_ref().map_err(Clone::clone)?.clone(),
+        };
         let name = rustls::pki_types::ServerName::try_from(bare.to_string())
             .map_err(|e| format!("{host} is not a valid TLS server name: {e}"))?;
         let stream = tokio_rustls::TlsConnector::from(config)

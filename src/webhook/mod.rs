@@ -32,6 +32,8 @@ use std::time::Duration;
 #[derive(Debug, Clone)]
 pub struct Target {
     pub url: Uri,
+    /// `None`: the Mozilla roots.
+    pub tls: Option<Arc<rustls::ClientConfig>>,
     pub secret: Secret,
     pub timeout: Duration,
     pub retry: RetryPolicy,
@@ -52,6 +54,7 @@ impl Webhooks {
             .map(|h| {
                 let target = Target {
                     url: h.url.clone(),
+                    tls: h.tls.clone(),
                     secret: h.secret.clone(),
                     timeout: h.timeout,
                     retry: RetryPolicy {

@@ -153,7 +153,14 @@ impl Sender {
             ("otpd-event", d.event.clone()),
         ];
         let started = Instant::now();
-        let result = client::post(&target.url, &headers, Bytes::from(body), target.timeout).await;
+        let result = client::post(
+            &target.url,
+            target.tls.as_ref(),
+            &headers,
+            Bytes::from(body),
+            target.timeout,
+        )
+        .await;
         let took = started.elapsed();
         let _ = slot.send(d.webhook.clone());
         self.finish(&d, tries, Some(&target), result, started_at, took)

@@ -590,3 +590,81 @@ async fn a_receiver_that_hangs_holds_only_its_own_slots() {
         pending.text
     );
 }
+
+/// A TLS terminator for "localhost" in front of `backend`, with a self-signed certificate;
+/// returns its port and the certificate as PEM (the CA to trust).
+async fn tls_front(backend: SocketAddr) -> (u16, String) {
+    use rustls::pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer};
+    let key = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).unwrap();
+    let pem = key.cert.pem();
+    let config = rustls::ServerConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_no_client_auth()
+    .with_single_cert(
+        vec![key.cert.der().clone()],
+        PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.signing_key.serialize_der())),
+    )
+    .unwrap();
+    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        while let Ok((tcp, _)) = listener.accept().await {
+            let acceptor = acceptor.clone();
+            tokio::spawn(async move {
+                let Ok(mut tls) = acceptor.accept(tcp).await else {
+                    return;
+                };
+                let Ok(mut plain) = tokio::net::TcpStream::connect(backend).await else {
+                    return;
+                };
+                let _ = tokio::io::copy_bidirectional(&mut tls, &mut plain).await;
+            });
+        }
+    });
+    (port, pem)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn https_with_a_private_ca_and_not_without_it() {
+    let rx = Receiver::start(&[]).await;
+    let (port, ca) = tls_front(rx.addr).await;
+    let url = format!("https://localhost:{port}/hook");
+    let (d, _secrets) = daemon(|dir| {
+        let ca_file = dir.join("ca.pem");
+        std::fs::write(&ca_file, &ca).unwrap();
+        let created = "events = [\"created\"]";
+        webhook(
+            dir,
+            "private",
+            "*",
+            &url,
+            &format!("{created}\ntls_ca_file = {ca_file:?}"),
+        ) + &webhook(
+            dir,
+            "public",
+            "*",
+            &url,
+            &format!("{created}\nretry_min = \"1h\""),
+        )
+    });
+    let c = d.unix();
+    let id = c.send_ok(json!({ "recipient": recipient() })).await;
+    let r = rx.wait_event(&id, "created").await;
+    verify_signature(&r);
+    assert_eq!(r.headers["host"], format!("localhost:{port}").as_str());
+    // The Mozilla roots do not trust a self-signed certificate.
+    let log = crate::client::eventually("the public webhook's failed try", || async {
+        let log = c.get("/otp/webhooks?webhook=public").await;
+        let error = log.body["items"][0]["attempts"][0]["error"]
+            .as_str()?
+            .to_string();
+        Some(error)
+    })
+    .await;
+    assert!(log.contains("TLS handshake with localhost failed"), "{log}");
+    assert_eq!(rx.seen().len(), 1);
+}

@@ -23,6 +23,11 @@ pub struct ChannelState {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ReasonLabel {
+    pub reason: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct ChannelLabel {
     pub channel: String,
 }
@@ -50,6 +55,10 @@ pub struct Metrics {
     pub modem_send_time: LatencyFamily,
     /// Times a modem was reopened after it hung, vanished or failed to start.
     pub modem_reopens: Family<ChannelLabel, Counter>,
+    /// Sends refused by SMS-pumping protection, by reason: `country`, `prefix`, `ip`.
+    pub fraud_blocked: Family<ReasonLabel, Counter>,
+    /// Sends the fraud guard let through in record mode, by reason: `prefix`, `ip`.
+    pub fraud_flagged: Family<ReasonLabel, Counter>,
 }
 
 fn latency() -> Histogram {
@@ -75,6 +84,8 @@ pub static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
         modem_signal_dbm: Family::default(),
         modem_send_time: Family::new_with_constructor(latency),
         modem_reopens: Family::default(),
+        fraud_blocked: Family::default(),
+        fraud_flagged: Family::default(),
     };
     registry.register(
         "sends",
@@ -136,6 +147,16 @@ pub static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
         "Modem devices reopened after a hang, a vanished device or a failed start",
         m.modem_reopens.clone(),
     );
+    registry.register(
+        "fraud_blocked",
+        "Sends refused by SMS-pumping protection, by reason (country, prefix, ip)",
+        m.fraud_blocked.clone(),
+    );
+    registry.register(
+        "fraud_flagged",
+        "Sends the fraud guard flagged and let through (mode record), by reason (prefix, ip)",
+        m.fraud_flagged.clone(),
+    );
     Metrics { registry, ..m }
 });
 
@@ -153,6 +174,15 @@ pub fn delivery(channel: &str, state: &str) {
         .get_or_create(&ChannelState {
             channel: channel.to_string(),
             state: state.to_string(),
+        })
+        .inc();
+}
+
+/// Counts one send in `family` (`fraud_blocked` or `fraud_flagged`) under `reason`.
+pub fn fraud(family: &Family<ReasonLabel, Counter>, reason: &str) {
+    family
+        .get_or_create(&ReasonLabel {
+            reason: reason.to_string(),
         })
         .inc();
 }

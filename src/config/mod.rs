@@ -13,6 +13,7 @@
 //! An empty file gives [`Config::default`].
 
 mod channel;
+mod fraud;
 mod limits;
 mod locate;
 mod secret;
@@ -24,6 +25,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 pub use channel::{BindMode, ChannelConfig, ChannelKind, Concatenation, ModemConfig, SmppConfig};
+pub use fraud::FraudConfig;
 pub use limits::LimitsConfig;
 pub use locate::ConfigError;
 use locate::Locator;
@@ -37,6 +39,7 @@ pub struct Config {
     pub otp: OtpConfig,
     pub store: StoreConfig,
     pub limits: LimitsConfig,
+    pub fraud: FraudConfig,
     /// `[[channel]]`; one "sim" channel when the file has none.
     pub channels: Vec<ChannelConfig>,
     /// `[[app]]`
@@ -52,6 +55,7 @@ struct RawConfig {
     otp: OtpConfig,
     store: StoreConfig,
     limits: LimitsConfig,
+    fraud: FraudConfig,
     channel: Vec<channel::RawChannel>,
     app: Vec<AppConfig>,
 }
@@ -65,6 +69,7 @@ impl Default for Config {
             otp: raw.otp,
             store: raw.store,
             limits: raw.limits,
+            fraud: raw.fraud,
             channels: vec![ChannelConfig::default_sim()],
             apps: raw.app,
         }
@@ -107,12 +112,16 @@ impl Config {
             );
             return Err(loc.table_error("limits", "lockout_max", msg));
         }
+        if let Err((key, msg)) = raw.fraud.check() {
+            return Err(loc.table_error("fraud", key, msg));
+        }
         Ok(Config {
             data_dir: raw.data_dir,
             api: raw.api,
             otp: raw.otp,
             store: raw.store,
             limits: raw.limits,
+            fraud: raw.fraud,
             channels: channel::build(raw.channel, &loc)?,
             apps: raw.app,
         })
@@ -242,7 +251,7 @@ kind = "sim"
 
     #[test]
     fn unknown_top_level_keys() {
-        for table in ["[fraud]", "[[webhook]]", "[[test_number]]"] {
+        for table in ["[[webhook]]", "[[test_number]]"] {
             let name = table.trim_matches(['[', ']']);
             let text = format!("data_dir = \"/x\"\n{table}\nx = 1\n");
             let e = err(&text);

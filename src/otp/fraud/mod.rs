@@ -410,6 +410,9 @@ fn row_of(t: Tally) -> FraudRow {
 }
 
 #[cfg(test)]
+mod engine_tests;
+
+#[cfg(test)]
 mod tests {
     use super::*;
 

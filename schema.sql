@@ -153,3 +153,24 @@ CREATE TABLE webhook_attempt (
     duration_ms INTEGER NOT NULL
 ) STRICT;
 CREATE INDEX webhook_attempt_delivery ON webhook_attempt (delivery_id, id);
+-- version 4
+-- The SMS-pumping guard (config [fraud]): per number prefix and per client address, the codes
+-- sent and approved in the current fixed window of `window` and in the one before, for the
+-- share of codes never verified. Pruned once forget_at has passed, like limit_counter.
+CREATE TABLE fraud_counter (
+    scope              TEXT NOT NULL,              -- prefix | ip
+    key                TEXT NOT NULL,              -- "+25571", or a client IP (IPv6: its /64)
+    window_ms          INTEGER NOT NULL,
+    bucket             INTEGER NOT NULL,           -- the current fixed window starts at bucket * window_ms
+    sends              INTEGER NOT NULL,
+    approvals          INTEGER NOT NULL,
+    previous_sends     INTEGER NOT NULL,           -- of fixed window bucket - 1
+    previous_approvals INTEGER NOT NULL,
+    forget_at          INTEGER NOT NULL,           -- (bucket + 2) * window_ms
+    PRIMARY KEY (scope, key, window_ms)
+) STRICT, WITHOUT ROWID;
+CREATE INDEX fraud_counter_forget ON fraud_counter (forget_at);
+-- The guard keys a send was counted under (NULL: not counted), so that its approval counts
+-- under the same ones.
+ALTER TABLE verification ADD COLUMN fraud_prefix TEXT;
+ALTER TABLE verification ADD COLUMN fraud_ip TEXT;

@@ -1,11 +1,11 @@
 //! What SIGHUP can change while the daemon runs: the OTP policy and templates, the apps, the
-//! rate limits, and the channels with their routes. Readers take the current snapshot once per
+//! rate limits, the fraud protection, and the channels with their routes. Readers take the current snapshot once per
 //! operation (an `Arc` clone under a short read lock), so one send, verify or dispatch sees one
 //! consistent configuration, and a reload swaps the whole snapshot at once.
 
 use crate::channel::Channel;
 use crate::delivery::router::Router;
-use crate::otp::{Apps, Limits, Policy};
+use crate::otp::{Apps, Fraud, Limits, Policy};
 use std::sync::{Arc, RwLock};
 
 pub struct Live {
@@ -13,6 +13,8 @@ pub struct Live {
     pub apps: Apps,
     /// `[limits]`: rate limits, lockout and trusted proxies.
     pub limits: Limits,
+    /// `[fraud]`: the country allow-list, safe numbers and the SMS-pumping guard.
+    pub fraud: Fraud,
     pub router: Router,
     /// In config order, as the router's indices count them.
     pub channels: Vec<Arc<dyn Channel>>,

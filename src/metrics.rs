@@ -23,6 +23,11 @@ pub struct ChannelState {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ReasonLabel {
+    pub reason: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct ChannelLabel {
     pub channel: String,
 }
@@ -55,6 +60,10 @@ pub struct Metrics {
     pub webhook_deliveries: Family<Outcome, Counter>,
     /// Webhook deliveries still to be made.
     pub webhook_queue_depth: Gauge,
+    /// Sends refused by SMS-pumping protection, by reason: `country`, `prefix`, `ip`.
+    pub fraud_blocked: Family<ReasonLabel, Counter>,
+    /// Sends the fraud guard let through in record mode, by reason: `prefix`, `ip`.
+    pub fraud_flagged: Family<ReasonLabel, Counter>,
 }
 
 fn latency() -> Histogram {
@@ -82,6 +91,8 @@ pub static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
         modem_reopens: Family::default(),
         webhook_deliveries: Family::default(),
         webhook_queue_depth: Gauge::default(),
+        fraud_blocked: Family::default(),
+        fraud_flagged: Family::default(),
     };
     registry.register(
         "sends",
@@ -152,6 +163,14 @@ pub static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
         "webhook_queue_depth",
         "Webhook deliveries still to be made",
         m.webhook_queue_depth.clone(),
+        "fraud_blocked",
+        "Sends refused by SMS-pumping protection, by reason (country, prefix, ip)",
+        m.fraud_blocked.clone(),
+    );
+    registry.register(
+        "fraud_flagged",
+        "Sends the fraud guard flagged and let through (mode record), by reason (prefix, ip)",
+        m.fraud_flagged.clone(),
     );
     Metrics { registry, ..m }
 });
@@ -170,6 +189,15 @@ pub fn delivery(channel: &str, state: &str) {
         .get_or_create(&ChannelState {
             channel: channel.to_string(),
             state: state.to_string(),
+        })
+        .inc();
+}
+
+/// Counts one send in `family` (`fraud_blocked` or `fraud_flagged`) under `reason`.
+pub fn fraud(family: &Family<ReasonLabel, Counter>, reason: &str) {
+    family
+        .get_or_create(&ReasonLabel {
+            reason: reason.to_string(),
         })
         .inc();
 }

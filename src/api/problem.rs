@@ -13,6 +13,8 @@ pub struct ApiError {
     pub title: &'static str,
     pub detail: String,
     pub retry_after: Option<u64>,
+    /// The verification a refusal left behind (a send blocked by the fraud guard).
+    pub verification_id: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -24,6 +26,8 @@ struct Body<'a> {
     detail: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
     retry_after: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    verification_id: Option<&'a str>,
 }
 
 impl ApiError {
@@ -39,6 +43,7 @@ impl ApiError {
             title,
             detail: detail.into(),
             retry_after: None,
+            verification_id: None,
         }
     }
 
@@ -145,6 +150,12 @@ impl From<OtpError> for ApiError {
                 "No channel",
                 detail,
             ),
+            OtpError::Blocked {
+                verification_id, ..
+            } => ApiError {
+                verification_id,
+                ..ApiError::new(StatusCode::FORBIDDEN, "blocked", "Blocked", detail)
+            },
             OtpError::IdempotencyConflict => ApiError::new(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "idempotency_key_reused",
@@ -168,6 +179,7 @@ impl IntoResponse for ApiError {
             code: self.code,
             detail: &self.detail,
             retry_after: self.retry_after,
+            verification_id: self.verification_id.as_deref(),
         };
         let json = serde_json::to_vec(&body).unwrap_or_default();
         let mut response = (self.status, json).into_response();

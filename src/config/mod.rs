@@ -13,6 +13,7 @@
 //! An empty file gives [`Config::default`].
 
 mod channel;
+mod fraud;
 mod limits;
 mod locate;
 mod secret;
@@ -25,6 +26,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 pub use channel::{BindMode, ChannelConfig, ChannelKind, Concatenation, ModemConfig, SmppConfig};
+pub use fraud::FraudConfig;
 pub use limits::LimitsConfig;
 pub use locate::ConfigError;
 use locate::Locator;
@@ -39,6 +41,7 @@ pub struct Config {
     pub otp: OtpConfig,
     pub store: StoreConfig,
     pub limits: LimitsConfig,
+    pub fraud: FraudConfig,
     /// `[[channel]]`; one "sim" channel when the file has none.
     pub channels: Vec<ChannelConfig>,
     /// `[[app]]`
@@ -56,6 +59,7 @@ struct RawConfig {
     otp: OtpConfig,
     store: StoreConfig,
     limits: LimitsConfig,
+    fraud: FraudConfig,
     channel: Vec<channel::RawChannel>,
     app: Vec<AppConfig>,
     webhook: Vec<webhook::RawWebhook>,
@@ -70,6 +74,7 @@ impl Default for Config {
             otp: raw.otp,
             store: raw.store,
             limits: raw.limits,
+            fraud: raw.fraud,
             channels: vec![ChannelConfig::default_sim()],
             apps: raw.app,
             webhooks: Vec::new(),
@@ -113,12 +118,16 @@ impl Config {
             );
             return Err(loc.table_error("limits", "lockout_max", msg));
         }
+        if let Err((key, msg)) = raw.fraud.check() {
+            return Err(loc.table_error("fraud", key, msg));
+        }
         Ok(Config {
             data_dir: raw.data_dir,
             api: raw.api,
             otp: raw.otp,
             store: raw.store,
             limits: raw.limits,
+            fraud: raw.fraud,
             channels: channel::build(raw.channel, &loc)?,
             apps: raw.app,
             webhooks: webhook::build(raw.webhook, &loc)?,
@@ -249,7 +258,7 @@ kind = "sim"
 
     #[test]
     fn unknown_top_level_keys() {
-        for table in ["[fraud]", "[[test_number]]"] {
+        for table in ["[[test_number]]"] {
             let name = table.trim_matches(['[', ']']);
             let text = format!("data_dir = \"/x\"\n{table}\nx = 1\n");
             let e = err(&text);

@@ -350,6 +350,7 @@ pub(crate) fn live_from(config: &Config, channels: Vec<Arc<dyn Channel>>) -> Liv
         policy,
         apps,
         limits: config.limits.to_limits(),
+        fraud: config.fraud.to_fraud(),
         router,
         channels,
     }

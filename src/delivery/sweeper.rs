@@ -1,5 +1,5 @@
 //! The sweeper: ends pending verifications whose time is up, and forgets old idempotency
-//! keys and rate-limit rows that no longer matter. Readers never wait for it: a pending verification past its expiry already reads as
+//! keys and rate-limit and fraud-guard rows that no longer matter. Readers never wait for it: a pending verification past its expiry already reads as
 //! expired; the sweeper makes it so in the database and drops its queued message.
 
 use crate::model::{Clock, Timestamp};
@@ -35,7 +35,9 @@ impl Sweeper {
                     let day_ago =
                         Timestamp(now.0 - crate::otp::IDEMPOTENCY_WINDOW.as_millis() as i64);
                     tx.purge_idempotency(day_ago)?;
-                    let pruned = tx.prune_limits(now, PRUNE_BATCH)?;
+                    let pruned = tx
+                        .prune_limits(now, PRUNE_BATCH)?
+                        .max(tx.prune_fraud(now, PRUNE_BATCH)?);
                     Ok::<_, crate::store::StoreError>(due.len() == BATCH || pruned == PRUNE_BATCH)
                 })
                 .await;

@@ -1,5 +1,6 @@
 //! Send, resend, cancel, verify and status: the engine's answers to the API.
 
+use super::fraud::{self, Mode, Reason};
 use super::limits::{self, Subject, VerifyGate};
 use super::reply::{DeliveryBrief, ended_reason};
 use super::rules::{self, Judgment, ResendRefusal};
@@ -140,6 +141,26 @@ impl Engine {
                 }
                 RouteError::NoChannel(r) => OtpError::NoChannel(r),
             })?;
+        // The allow-list is a fixed rule about the number, like its validity: nothing is
+        // stored or counted for a refused send but its event.
+        if let Err(refusal) = live.fraud.check_country(&recipient) {
+            let detail = refusal.detail.clone();
+            let appid = req.appid.clone();
+            self.store
+                .writer
+                .run(move |tx| {
+                    let detail = format!("{detail} (app {appid})");
+                    tx.insert_event("", "blocked", Some(&detail), now)
+                })
+                .await?;
+            crate::metrics::fraud(&crate::metrics::METRICS.fraud_blocked, "country");
+            return Err(OtpError::Blocked {
+                detail: refusal.detail,
+                verification_id: None,
+                reason: Reason::Country,
+            });
+        }
+        let keys = live.fraud.keys(&recipient, req.origin.ip);
 
         let id = self.random.verification_id(now);
         let mut v = Verification::new_pending(
@@ -184,7 +205,7 @@ impl Engine {
                             return Err(OtpError::IdempotencyConflict);
                         }
                         return serde_json::from_str::<SendReply>(&body)
-                            .map(Ok)
+                            .map(|reply| Ok((reply, None)))
                             .map_err(|e| {
                                 OtpError::Store(crate::store::StoreError::BadValue {
                                     column: "idempotency.response",
@@ -193,13 +214,31 @@ impl Engine {
                             });
                     }
                 }
+                // The guard reads before the rate limits count: a blocked send counts nowhere.
+                let judged = fraud::judge_send(tx, &live.fraud, &keys, now)?;
+                if live.fraud.mode == Mode::Block
+                    && let Some(first) = judged.trips.first()
+                {
+                    // The verification stays, as `blocked`, so the refusal can be looked up.
+                    tx.insert_verification(&v)?;
+                    tx.end_verification(&v.id, Status::Blocked, now)?;
+                    let why = "not sent: blocked by the fraud guard";
+                    tx.record_delivery_end(&v.id, DeliveryState::Rejected, None, why)?;
+                    let detail = fraud::describe(&judged.trips);
+                    tx.insert_event(&v.id, "blocked", Some(&detail), now)?;
+                    return Ok(Err(OtpError::Blocked {
+                        detail: first.public(),
+                        verification_id: Some(v.id.clone()),
+                        reason: first.reason(),
+                    }));
+                }
                 if let Err(refusal) =
                     limits::admit_send(tx, &live.limits, &origin.subject(&v), now)?
                 {
                     // No verification exists: the event belongs to none.
                     let detail = format!("send refused by {} (app {})", refusal.limit, v.appid);
                     tx.insert_event("", "rate_limited", Some(&detail), now)?;
-                    return Ok(Err(refusal));
+                    return Ok(Err(refusal.into()));
                 }
                 for old in tx.all_pending_for(&v.appid, &v.recipient)? {
                     tx.end_verification(&old, Status::Canceled, now)?;
@@ -209,14 +248,32 @@ impl Engine {
                 tx.insert_verification(&v)?;
                 tx.enqueue(&v.id, now)?;
                 tx.insert_event(&v.id, "created", None, now)?;
+                fraud::count_send(tx, &live.fraud, &judged, &keys, &v.id)?;
+                // Here a trip only flags (mode "record"): the code goes out.
+                let flagged = judged.trips.first().map(fraud::Trip::reason);
+                if flagged.is_some() {
+                    let detail = fraud::describe(&judged.trips);
+                    tx.insert_event(&v.id, "flagged", Some(&detail), now)?;
+                }
                 if let Some((key, hash)) = &idempotency {
                     let body = serde_json::to_string(&reply).unwrap_or_default();
                     tx.save_idempotent_reply(&v.appid, key, hash, 201, &body, now)?;
                 }
-                Ok(Ok(reply))
+                Ok(Ok((reply, flagged)))
             })
-            .await?
-            .map_err(OtpError::from)?;
+            .await?;
+        let (reply, flagged) = match reply {
+            Ok(sent) => sent,
+            Err(e) => {
+                if let OtpError::Blocked { reason, .. } = &e {
+                    crate::metrics::fraud(&crate::metrics::METRICS.fraud_blocked, reason.as_str());
+                }
+                return Err(e);
+            }
+        };
+        if let Some(reason) = flagged {
+            crate::metrics::fraud(&crate::metrics::METRICS.fraud_flagged, reason.as_str());
+        }
         self.dispatch.notify_one();
         Ok(reply)
     }
@@ -382,7 +439,7 @@ impl Engine {
                 if let Some(failed) = failed {
                     limits::after_verify(tx, &live.limits, &v.recipient, gate, failed, now)?;
                 }
-                apply_judgment(tx, &v, judgment, now).map(Ok)
+                apply_judgment(tx, &live.fraud, &v, judgment, now).map(Ok)
             })
             .await?
             .map_err(OtpError::from)
@@ -392,6 +449,7 @@ impl Engine {
 /// Writes what a verify decided and builds its reply.
 fn apply_judgment(
     tx: &WriteTx<'_>,
+    fraud: &fraud::Fraud,
     v: &Verification,
     judgment: Judgment,
     now: Timestamp,
@@ -414,6 +472,7 @@ fn apply_judgment(
         }
         Judgment::Approve => {
             tx.end_verification(&v.id, Status::Approved, now)?;
+            fraud::count_approval(tx, fraud, &v.id, v.created_at, now)?;
             tx.insert_event(&v.id, "approved", None, now)?;
             reply(true, Status::Approved, None, None)
         }

@@ -28,6 +28,14 @@ pub enum OtpError {
         limit: String,
         retry_after: Duration,
     },
+    /// Refused by SMS-pumping protection (`otp::fraud`). A send stopped by the guard leaves
+    /// a verification with status `blocked`, named here; one outside the allow-list, none.
+    #[error("refused by abuse protection: {detail}")]
+    Blocked {
+        detail: String,
+        verification_id: Option<String>,
+        reason: super::fraud::Reason,
+    },
     #[error("this Idempotency-Key was used with a different request")]
     IdempotencyConflict,
     #[error(transparent)]

@@ -7,6 +7,7 @@
 
 mod engine;
 mod error;
+pub mod fraud;
 pub mod hash;
 pub mod limits;
 pub mod phone;
@@ -19,6 +20,7 @@ pub use engine::{
     Engine, IDEMPOTENCY_WINDOW, Origin, Scope, SendRequest, VerifyRequest, expire as engine_expire,
 };
 pub use error::OtpError;
+pub use fraud::Fraud;
 pub use limits::Limits;
 pub use reply::{SendReply, StatusReply, VerifyReply};
 

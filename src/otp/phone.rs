@@ -59,6 +59,13 @@ pub fn calling_code(e164: &str) -> Option<u16> {
     })
 }
 
+/// The region (ISO 3166 alpha-2, as libphonenumber's metadata names it) of an E.164 number:
+/// "+255712345678" → TZ, "+12025550123" → US, "+14165550123" → CA. `None` for a number no
+/// region claims (non-geographic codes such as +882).
+pub fn region(e164: &str) -> Option<phonenumber::country::Id> {
+    phonenumber::parse(None, e164).ok()?.country().id()
+}
+
 fn why(e: ParseError) -> String {
     match e {
         ParseError::InvalidCountryCode => "unknown country code".into(),
@@ -156,6 +163,16 @@ mod tests {
     }
 
     #[test]
+    fn regions_of_e164_numbers() {
+        use phonenumber::country::Id;
+        assert_eq!(region("+255712345678"), Some(Id::TZ));
+        assert_eq!(region("+254712345678"), Some(Id::KE));
+        assert_eq!(region("+12025550123"), Some(Id::US));
+        assert_eq!(region("+14165550123"), Some(Id::CA));
+        assert_eq!(region("garbage"), None);
+    }
+
+    #[test]
     fn each_refusal_says_why() {
         let cases = [
             ("", "empty"),
@@ -166,6 +183,10 @@ mod tests {
             ("+25571234567890123456", "too long"),
             ("+255222123456", "not a mobile number (a fixed line)"),
             ("+448001234567", "not a mobile number"),
+            (
+                "+449098790000",
+                "not a mobile number (a premium-rate number)",
+            ),
             ("+255799", "short"),
         ];
         for (input, expected) in cases {

@@ -60,11 +60,14 @@ mod tests {
     use super::*;
 
     #[test]
-    fn versions_are_consecutive_from_one() {
+    fn versions_increase_from_one() {
+        // Blocks written on parallel branches may leave gaps until they are merged.
         let versions = schema_versions();
-        assert!(!versions.is_empty());
-        for (i, (v, sql)) in versions.iter().enumerate() {
-            assert_eq!(*v, i as i64 + 1);
+        assert_eq!(versions.first().map(|(v, _)| *v), Some(1));
+        let mut last = 0;
+        for (v, sql) in &versions {
+            assert!(*v > last, "version {v} after {last}");
+            last = *v;
             assert!(sql.contains("CREATE") || sql.contains("ALTER"));
         }
     }

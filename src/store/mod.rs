@@ -16,6 +16,7 @@ mod migrate;
 mod readers;
 mod writer;
 
+pub mod fraud;
 pub mod keys;
 pub mod limits;
 pub mod outbox;

@@ -18,6 +18,7 @@ mod client;
 mod durability;
 mod errors;
 mod failover;
+mod fraud;
 mod limits;
 mod modem;
 mod modem_interop;

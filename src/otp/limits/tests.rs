@@ -46,6 +46,7 @@ impl Harness {
             policy,
             apps: Apps::default(),
             limits,
+            fraud: crate::otp::Fraud::default(),
             router: Router::new(vec![Route {
                 channel: "sim".into(),
                 prefixes: Vec::new(),

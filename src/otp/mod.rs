@@ -9,9 +9,12 @@ mod engine;
 mod error;
 pub mod hash;
 pub mod limits;
+pub mod manage;
 pub mod phone;
 pub mod pin;
+pub mod rate_limits;
 mod reply;
+pub mod report;
 pub mod rules;
 pub mod template;
 

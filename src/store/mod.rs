@@ -16,9 +16,11 @@ mod migrate;
 mod readers;
 mod writer;
 
+pub mod attempts;
 pub mod keys;
 pub mod limits;
 pub mod outbox;
+pub mod queries;
 pub mod verification;
 
 pub use migrate::{SCHEMA, schema_versions};

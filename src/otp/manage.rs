@@ -145,7 +145,7 @@ fn check_range(since: Option<Timestamp>, until: Option<Timestamp>) -> Result<(),
 
 /// Keeps the newest `limit` of `rows` and the cursor after them, if more follow.
 fn page<T>(mut rows: Vec<(Key, T)>, limit: usize) -> (Vec<(Key, T)>, Option<Key>) {
-    rows.sort_by(|a, b| b.0.cmp(&a.0));
+    rows.sort_by_key(|r| std::cmp::Reverse(r.0));
     let more = rows.len() > limit;
     rows.truncate(limit);
     let next = if more { rows.last().map(|r| r.0) } else { None };

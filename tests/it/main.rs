@@ -19,6 +19,7 @@ mod durability;
 mod errors;
 mod failover;
 mod limits;
+mod manage;
 mod modem;
 mod modem_interop;
 mod operations;

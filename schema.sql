@@ -174,3 +174,30 @@ CREATE INDEX fraud_counter_forget ON fraud_counter (forget_at);
 -- under the same ones.
 ALTER TABLE verification ADD COLUMN fraud_prefix TEXT;
 ALTER TABLE verification ADD COLUMN fraud_ip TEXT;
+-- version 5
+-- The management API (GET /otp/list, /otp/logs, /otp/attempts, /otp/reports). Lists are read
+-- newest first with keyset pagination on (time, rowid): every index below ends in the rowid
+-- implicitly, so a page is one range scan of one index, however deep.
+CREATE INDEX verification_app_created ON verification (appid, created_at);
+CREATE INDEX verification_app_status_created ON verification (appid, status, created_at);
+CREATE INDEX verification_status_created ON verification (status, created_at);
+CREATE INDEX verification_recipient_created ON verification (recipient, created_at);
+
+-- The app of each event, so that a key sees its own app's events, including those about no
+-- verification (a send refused by a limit). Filled from the verification when inserted.
+ALTER TABLE event ADD COLUMN appid TEXT;
+UPDATE event SET appid = (SELECT appid FROM verification WHERE verification.id = event.verification_id);
+CREATE INDEX event_app_at ON event (appid, at);
+CREATE INDEX event_at ON event (at);
+
+-- Every judged verify (a code compared): GET /otp/attempts.
+CREATE TABLE attempt (
+    id              INTEGER PRIMARY KEY,
+    verification_id TEXT NOT NULL,
+    at              INTEGER NOT NULL,
+    valid           INTEGER NOT NULL,           -- 1 approved, 0 not
+    reason          TEXT,                       -- incorrect_code | max_attempts_reached; NULL when valid
+    source          TEXT NOT NULL,              -- "unix", or the client's IP address
+    api_key         TEXT                        -- the API key's id (never its secret), on TCP
+) STRICT;
+CREATE INDEX attempt_verification ON attempt (verification_id, id);

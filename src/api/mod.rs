@@ -5,6 +5,7 @@ pub mod auth;
 pub mod body;
 pub mod client_ip;
 pub mod key_cache;
+mod manage_routes;
 mod ops_routes;
 mod otp_routes;
 pub mod problem;
@@ -40,6 +41,11 @@ pub fn router(state: Arc<AppState>, transport: Transport) -> axum::Router {
         .route("/otp/cancel", post(otp_routes::cancel))
         .route("/otp/status", get(otp_routes::status))
         .route("/otp/webhooks", get(webhook_routes::log))
+        .route("/otp/list", get(manage_routes::list))
+        .route("/otp/logs", get(manage_routes::logs))
+        .route("/otp/attempts", get(manage_routes::attempts))
+        .route("/otp/rate-limits", get(manage_routes::rate_limits))
+        .route("/otp/reports", get(manage_routes::reports))
         .route("/healthz", get(ops_routes::healthz))
         .route("/readyz", get(ops_routes::readyz))
         .route("/metrics", get(ops_routes::metrics))

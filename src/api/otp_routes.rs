@@ -95,6 +95,7 @@ pub async fn send(
 pub async fn verify(
     State(state): State<Arc<AppState>>,
     caller: Caller,
+    ClientIp(ip): ClientIp,
     Json(body): Json<VerifyBody>,
 ) -> Result<Response, ApiError> {
     let request = VerifyRequest {
@@ -102,6 +103,10 @@ pub async fn verify(
         verification_id: body.verification_id,
         recipient: body.recipient,
         code: Secret::new(body.otp_code),
+        origin: Origin {
+            key: caller.key(),
+            ip,
+        },
     };
     let started = std::time::Instant::now();
     let reply = state

@@ -9,6 +9,7 @@ use crate::delivery::router::RouteError;
 use crate::model::{Clock, DeliveryState, Status, Timestamp, Verification};
 use crate::otp::pin::{LENGTHS, Randomness};
 use crate::secret::Secret;
+use crate::store::attempts::Attempt;
 use crate::store::{Store, WriteTx};
 use sha2::{Digest, Sha256};
 use std::net::IpAddr;
@@ -41,6 +42,24 @@ pub struct Origin {
 }
 
 impl Origin {
+    /// The record of a judged verify from this origin: "unix" when there is no address.
+    fn attempt(&self, judgment: Judgment, now: Timestamp) -> Attempt {
+        let reason = match judgment {
+            Judgment::Approve => None,
+            Judgment::LastAttempt { .. } => Some("max_attempts_reached"),
+            _ => Some("incorrect_code"),
+        };
+        Attempt {
+            at: now,
+            valid: judgment == Judgment::Approve,
+            reason: reason.map(str::to_string),
+            source: self
+                .ip
+                .map_or_else(|| "unix".to_string(), |ip| ip.to_string()),
+            api_key: self.key.clone(),
+        }
+    }
+
     fn subject<'a>(&'a self, v: &'a Verification) -> Subject<'a> {
         Subject {
             recipient: &v.recipient,
@@ -58,6 +77,8 @@ pub struct VerifyRequest {
     pub recipient: Option<String>,
     pub appid: String,
     pub code: Secret,
+    /// Where the verify came from, recorded with each judged attempt (GET /otp/attempts).
+    pub origin: Origin,
 }
 
 pub struct Engine {
@@ -237,7 +258,7 @@ impl Engine {
                 {
                     // No verification exists: the event belongs to none.
                     let detail = format!("send refused by {} (app {})", refusal.limit, v.appid);
-                    tx.insert_event("", "rate_limited", Some(&detail), now)?;
+                    tx.insert_app_event(&v.appid, "rate_limited", Some(&detail), now)?;
                     return Ok(Err(refusal.into()));
                 }
                 for old in tx.all_pending_for(&v.appid, &v.recipient)? {
@@ -438,6 +459,7 @@ impl Engine {
                 };
                 if let Some(failed) = failed {
                     limits::after_verify(tx, &live.limits, &v.recipient, gate, failed, now)?;
+                    tx.insert_attempt(&v.id, &req.origin.attempt(judgment, now))?;
                 }
                 apply_judgment(tx, &live.fraud, &v, judgment, now).map(Ok)
             })

@@ -10,9 +10,12 @@ mod error;
 pub mod fraud;
 pub mod hash;
 pub mod limits;
+pub mod manage;
 pub mod phone;
 pub mod pin;
+pub mod rate_limits;
 mod reply;
+pub mod report;
 pub mod rules;
 pub mod template;
 

@@ -3,7 +3,7 @@
 
 use super::{StoreError, WriteTx};
 use crate::model::Timestamp;
-use rusqlite::{OptionalExtension, params};
+use rusqlite::{Connection, OptionalExtension, params};
 
 /// A recipient's row: its latest accepted sends (oldest first) and its run of failed verifies.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -40,24 +40,53 @@ fn decode(bytes: &[u8]) -> Vec<Timestamp> {
         .collect()
 }
 
+/// A recipient's row; also read (outside the writer) by GET /otp/rate-limits.
+pub(super) fn recipient_row(
+    conn: &Connection,
+    recipient: &str,
+) -> Result<Option<RecipientRow>, StoreError> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT sends, failures, last_failure, locked_until, forget_at FROM limit_recipient \
+                 WHERE recipient = ?1",
+        )?
+        .query_row([recipient], |r| {
+            Ok(RecipientRow {
+                sends: decode(&r.get::<_, Vec<u8>>(0)?),
+                failures: r.get(1)?,
+                last_failure: Timestamp(r.get(2)?),
+                locked_until: Timestamp(r.get(3)?),
+                forget_at: Timestamp(r.get(4)?),
+            })
+        })
+        .optional()?)
+}
+
+/// A counter's row; also read (outside the writer) by GET /otp/rate-limits.
+pub(super) fn counter_row(
+    conn: &Connection,
+    scope: &str,
+    key: &str,
+    window_ms: i64,
+) -> Result<Option<CounterRow>, StoreError> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT bucket, count, previous FROM limit_counter \
+             WHERE scope = ?1 AND key = ?2 AND window_ms = ?3",
+        )?
+        .query_row(params![scope, key, window_ms], |r| {
+            Ok(CounterRow {
+                bucket: r.get(0)?,
+                count: r.get(1)?,
+                previous: r.get(2)?,
+            })
+        })
+        .optional()?)
+}
+
 impl WriteTx<'_> {
     pub fn recipient_limits(&self, recipient: &str) -> Result<Option<RecipientRow>, StoreError> {
-        Ok(self
-            .conn
-            .prepare_cached(
-                "SELECT sends, failures, last_failure, locked_until, forget_at FROM limit_recipient \
-                 WHERE recipient = ?1",
-            )?
-            .query_row([recipient], |r| {
-                Ok(RecipientRow {
-                    sends: decode(&r.get::<_, Vec<u8>>(0)?),
-                    failures: r.get(1)?,
-                    last_failure: Timestamp(r.get(2)?),
-                    locked_until: Timestamp(r.get(3)?),
-                    forget_at: Timestamp(r.get(4)?),
-                })
-            })
-            .optional()?)
+        recipient_row(self.conn, recipient)
     }
 
     /// Writes a recipient's row, whole.
@@ -138,20 +167,7 @@ impl WriteTx<'_> {
         key: &str,
         window_ms: i64,
     ) -> Result<Option<CounterRow>, StoreError> {
-        Ok(self
-            .conn
-            .prepare_cached(
-                "SELECT bucket, count, previous FROM limit_counter \
-                 WHERE scope = ?1 AND key = ?2 AND window_ms = ?3",
-            )?
-            .query_row(params![scope, key, window_ms], |r| {
-                Ok(CounterRow {
-                    bucket: r.get(0)?,
-                    count: r.get(1)?,
-                    previous: r.get(2)?,
-                })
-            })
-            .optional()?)
+        counter_row(self.conn, scope, key, window_ms)
     }
 
     pub fn save_limit_counter(

@@ -61,7 +61,7 @@ mod tests {
 
     #[test]
     fn versions_increase_from_one() {
-        // Blocks written on parallel branches may leave gaps until they are merged.
+        // Gaps are allowed: features developed in parallel each take a block number.
         let versions = schema_versions();
         assert_eq!(versions.first().map(|(v, _)| *v), Some(1));
         let mut last = 0;
@@ -114,6 +114,11 @@ mod tests {
             .pragma_query_value(None, "user_version", |r| r.get(0))
             .unwrap();
         assert_eq!(version, schema_versions().last().unwrap().0);
+        // Version 5 gave the old event its verification's app.
+        let appid: Option<String> = conn
+            .query_row("SELECT appid FROM event", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(appid.as_deref(), Some("default"));
         let kept: i64 = conn
             .query_row(
                 "SELECT (SELECT count(*) FROM verification) + (SELECT count(*) FROM event)",

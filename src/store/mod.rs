@@ -17,9 +17,11 @@ mod readers;
 mod writer;
 
 pub mod fraud;
+pub mod attempts;
 pub mod keys;
 pub mod limits;
 pub mod outbox;
+pub mod queries;
 pub mod verification;
 pub mod webhooks;
 

@@ -4,11 +4,11 @@ use super::{Readers, StoreError, WriteTx, parse_enum};
 use crate::model::{Delivery, DeliveryState, Status, Timestamp, Verification};
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
-const COLUMNS: &str = "id, appid, recipient, status, channel_request, sender, code_length, ttl_ms, \
+pub(super) const COLUMNS: &str = "id, appid, recipient, status, channel_request, sender, code_length, ttl_ms, \
     code_hash, created_at, expires_at, last_send_at, verified_at, attempts, max_attempts, sends, \
     delivery_state, delivery_channel, message_id, submitted_at, delivered_at, delivery_error";
 
-fn from_row(row: &Row<'_>) -> rusqlite::Result<(Verification, String, String)> {
+pub(super) fn from_row(row: &Row<'_>) -> rusqlite::Result<(Verification, String, String)> {
     let ts = |i: usize| -> rusqlite::Result<Timestamp> { row.get::<_, i64>(i).map(Timestamp) };
     let opt_ts = |i: usize| -> rusqlite::Result<Option<Timestamp>> {
         row.get::<_, Option<i64>>(i).map(|v| v.map(Timestamp))
@@ -42,7 +42,7 @@ fn from_row(row: &Row<'_>) -> rusqlite::Result<(Verification, String, String)> {
     Ok((v, row.get(3)?, row.get(16)?))
 }
 
-fn finish(
+pub(super) fn finish(
     (mut v, status, delivery_state): (Verification, String, String),
 ) -> Result<Verification, StoreError> {
     v.status = parse_enum("status", status, Status::parse)?;
@@ -277,13 +277,33 @@ impl WriteTx<'_> {
         detail: Option<&str>,
         now: Timestamp,
     ) -> Result<(), StoreError> {
+        // The app comes from the verification (a primary-key lookup of a row the job has
+        // just read or written), so no caller has to pass it.
         self.conn
             .prepare_cached(
-                "INSERT INTO event (at, verification_id, event, detail) VALUES (?1, ?2, ?3, ?4)",
+                "INSERT INTO event (at, verification_id, event, detail, appid) VALUES \
+                 (?1, ?2, ?3, ?4, (SELECT appid FROM verification WHERE id = ?2))",
             )?
             .execute(params![now.0, verification_id, event, detail])?;
         let event_id = self.conn.last_insert_rowid();
         self.enqueue_webhooks(event_id, verification_id, event, now)
+    }
+
+    /// An event about no verification (`verification_id` ''), such as a send refused by a
+    /// limit, that belongs to app `appid`.
+    pub fn insert_app_event(
+        &self,
+        appid: &str,
+        event: &str,
+        detail: Option<&str>,
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
+        self.conn
+            .prepare_cached(
+                "INSERT INTO event (at, verification_id, event, detail, appid) VALUES (?1, '', ?2, ?3, ?4)",
+            )?
+            .execute(params![now.0, event, detail, appid])?;
+        Ok(())
     }
 
     pub fn idempotent_reply(

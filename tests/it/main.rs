@@ -20,6 +20,7 @@ mod errors;
 mod failover;
 mod fraud;
 mod limits;
+mod manage;
 mod modem;
 mod modem_interop;
 mod operations;

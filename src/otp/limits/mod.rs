@@ -16,6 +16,7 @@
 //! locked recipient.
 
 pub mod lockout;
+pub mod status;
 pub mod window;
 
 use crate::model::{Rate, Timestamp};

@@ -99,6 +99,7 @@ impl Harness {
             recipient: None,
             appid: "default".into(),
             code: Secret::new(code.into()),
+            origin: Origin::default(),
         };
         self.engine.verify(&Scope::Any, req).await
     }

@@ -12,6 +12,7 @@
 //! and find their key's position in the spanned document (see `locate`).
 //! An empty file gives [`Config::default`].
 
+mod apps;
 mod channel;
 mod limits;
 mod locate;
@@ -23,6 +24,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+pub use apps::{AppOtpConfig, PrefixTemplates, TestNumberConfig};
 pub use channel::{BindMode, ChannelConfig, ChannelKind, Concatenation, ModemConfig, SmppConfig};
 pub use limits::LimitsConfig;
 pub use locate::ConfigError;
@@ -41,6 +43,8 @@ pub struct Config {
     pub channels: Vec<ChannelConfig>,
     /// `[[app]]`
     pub apps: Vec<AppConfig>,
+    /// `[[test_number]]`, recipients unique.
+    pub test_numbers: Vec<TestNumberConfig>,
 }
 
 /// The file as written; `channel` still needs checks against its kind.
@@ -54,6 +58,7 @@ struct RawConfig {
     limits: LimitsConfig,
     channel: Vec<channel::RawChannel>,
     app: Vec<AppConfig>,
+    test_number: Vec<TestNumberConfig>,
 }
 
 impl Default for Config {
@@ -67,6 +72,7 @@ impl Default for Config {
             limits: raw.limits,
             channels: vec![ChannelConfig::default_sim()],
             apps: raw.app,
+            test_numbers: raw.test_number,
         }
     }
 }
@@ -99,6 +105,17 @@ impl Config {
                 return Err(loc.error("app", i, "id", true, msg));
             }
         }
+        for (i, number) in raw.test_number.iter().enumerate() {
+            if raw
+                .test_number
+                .iter()
+                .take(i)
+                .any(|n| n.recipient == number.recipient)
+            {
+                let msg = format!("duplicate test number {:?}", number.recipient);
+                return Err(loc.error("test_number", i, "recipient", true, msg));
+            }
+        }
         if raw.limits.lockout_max < raw.limits.lockout {
             let msg = format!(
                 "must be at least lockout ({}), got {}",
@@ -115,6 +132,7 @@ impl Config {
             limits: raw.limits,
             channels: channel::build(raw.channel, &loc)?,
             apps: raw.app,
+            test_numbers: raw.test_number,
         })
     }
 }
@@ -242,7 +260,7 @@ kind = "sim"
 
     #[test]
     fn unknown_top_level_keys() {
-        for table in ["[fraud]", "[[webhook]]", "[[test_number]]"] {
+        for table in ["[fraud]", "[[webhook]]"] {
             let name = table.trim_matches(['[', ']']);
             let text = format!("data_dir = \"/x\"\n{table}\nx = 1\n");
             let e = err(&text);

@@ -1,21 +1,31 @@
 //! What SIGHUP can change while the daemon runs: the OTP policy and templates, the apps, the
-//! rate limits, and the channels with their routes. Readers take the current snapshot once per
+//! test numbers, the rate limits, and the channels with their routes. Readers take the current snapshot once per
 //! operation (an `Arc` clone under a short read lock), so one send, verify or dispatch sees one
 //! consistent configuration, and a reload swaps the whole snapshot at once.
 
 use crate::channel::Channel;
 use crate::delivery::router::Router;
-use crate::otp::{Apps, Limits, Policy};
+use crate::otp::{App, Apps, Limits, Policy, TestNumbers};
 use std::sync::{Arc, RwLock};
 
 pub struct Live {
+    /// `[otp]`. Read an app's policy with [`Live::app`], which applies its overrides.
     pub policy: Policy,
     pub apps: Apps,
+    /// `[[test_number]]`
+    pub test_numbers: TestNumbers,
     /// `[limits]`: rate limits, lockout and trusted proxies.
     pub limits: Limits,
     pub router: Router,
     /// In config order, as the router's indices count them.
     pub channels: Vec<Arc<dyn Channel>>,
+}
+
+impl Live {
+    /// The app `appid`: its name, sender, policy and templates.
+    pub fn app<'a>(&'a self, appid: &'a str) -> App<'a> {
+        self.apps.app(appid, &self.policy)
+    }
 }
 
 #[derive(Clone)]

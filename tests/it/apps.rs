@@ -233,6 +233,47 @@ async fn a_test_number_gets_nothing_and_verifies_with_its_fixed_code() {
     assert_eq!(c.verify(id, &code_of(&text)).await.body["valid"], true);
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_test_numbers_code_reaches_neither_the_database_nor_the_log() {
+    const CODE: &str = "9753186420";
+    let config = format!(
+        "[api]\nlisten = []\n[otp]\nresend_cooldown = \"0s\"\n\
+         [[test_number]]\nrecipient = \"+255799000009\"\ncode = \"{CODE}\"\n"
+    );
+    let mut d = Daemon::start_with_env(&config, &[("OTPD_LOG", "trace")]);
+    let c = d.unix();
+    let id = send_as(&c, "default", "+255799000009").await["verification_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(c.verify(&id, &wrong(CODE)).await.body["valid"], false);
+    assert_eq!(c.resend(&id).await.status, 200);
+    // Left pending: its hash stays in the database.
+    send_as(&c, "default", "+255799000009").await;
+    d.signal("HUP");
+    eventually("the reload", || async {
+        d.log_lines()
+            .iter()
+            .any(|l| l.contains("configuration reloaded"))
+            .then_some(())
+    })
+    .await;
+    let by_recipient = json!({ "recipient": "+255799000009", "otp_code": CODE });
+    assert_eq!(
+        c.post("/otp/verify", &by_recipient).await.body["valid"],
+        true
+    );
+    assert_eq!(c.verify(&id, CODE).await.body["reason"], "canceled");
+
+    let codes = [CODE.to_string(), wrong(CODE)];
+    crate::secrets::assert_absent(&codes, &crate::secrets::files(&d.data_dir()));
+    assert_eq!(d.stop().code(), Some(0));
+    crate::secrets::assert_absent(&codes, &crate::secrets::files(&d.data_dir()));
+    let log = d.log_lines().join("\n");
+    assert!(log.contains("configuration reloaded"), "{log}");
+    crate::secrets::assert_absent(&codes, &[("the log".to_string(), log.into_bytes())]);
+}
+
 fn reload_config(template: &str, length: u8) -> String {
     format!(
         "[api]\nlisten = []\n[[app]]\nid = \"shop\"\nname = \"Duka\"\n\

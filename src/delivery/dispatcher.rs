@@ -284,7 +284,7 @@ impl Dispatcher {
         let message = Outgoing {
             verification_id: v.id.clone(),
             recipient: v.recipient.clone(),
-            sender: v.sender.clone().or(app.from.map(str::to_string)),
+            sender: app.sender(v.sender.as_deref()),
             text,
             validity: self.clock.now().until(v.expires_at),
         };

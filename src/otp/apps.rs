@@ -103,6 +103,12 @@ impl Apps {
 }
 
 impl<'a> App<'a> {
+    /// The sender id of a message: the one the send asked for, else the app's `from`, else
+    /// none (the channel's own: an SMPP `source_addr`, a modem's SIM number).
+    pub fn sender(&self, requested: Option<&str>) -> Option<String> {
+        requested.or(self.from).map(str::to_string)
+    }
+
     /// The template of a message to `recipient` (see the module doc for the order).
     pub fn template_for(&self, recipient: &str) -> &'a str {
         choose_template(
@@ -219,6 +225,8 @@ mod tests {
         let base = base();
         let app = apps.app("shop", &base);
         assert_eq!((app.name, app.from), ("Duka", Some("DUKA")));
+        assert_eq!(app.sender(None).as_deref(), Some("DUKA"));
+        assert_eq!(app.sender(Some("OTHER")).as_deref(), Some("OTHER"));
         assert_eq!((app.length, app.ttl), (4, Duration::from_secs(600)));
         assert_eq!((app.max_attempts, app.max_resends), (5, 0));
         assert_eq!(app.resend_cooldown, Duration::from_secs(60));
@@ -233,6 +241,7 @@ mod tests {
         // Not in config: its id is its name, and [otp] applies whole.
         let other = apps.app("kiosk", &base);
         assert_eq!((other.name, other.from, other.length), ("kiosk", None, 6));
+        assert_eq!(other.sender(None), None);
         assert_eq!(other.template_for("+255712345678"), "otp {code}");
         assert!(!apps.is_configured("kiosk"));
         assert_eq!(apps.app(DEFAULT_APP, &base).name, "otpd");

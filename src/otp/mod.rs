@@ -1,7 +1,9 @@
 //! The OTP engine: codes, their keyed hashes, the verification rules and statuses.
 //!
-//! The engine answers the API. It never sees a code: codes are drawn by the dispatcher when a
-//! message leaves (see [`crate::delivery`]), and verify compares hashes. All reads that lead
+//! The engine answers the API. It never sees a drawn code: codes are drawn by the dispatcher
+//! when a message leaves (see [`crate::delivery`]), and verify compares hashes. The one code it
+//! holds is a test number's, fixed in config, whose hash it sets at the send (see
+//! [`test_numbers`]). All reads that lead
 //! to a write run on the store's one writer, so concurrent verifies of one id are judged one
 //! after the other and the attempt limit holds.
 

@@ -1,7 +1,7 @@
 //! What SIGHUP can change while the daemon runs: the OTP policy and templates, the apps, the
-//! test numbers, the rate limits, and the channels with their routes. Readers take the current snapshot once per
-//! operation (an `Arc` clone under a short read lock), so one send, verify or dispatch sees one
-//! consistent configuration, and a reload swaps the whole snapshot at once.
+//! test numbers, the rate limits, and the channels with their routes. Readers take the current
+//! snapshot once per operation (an `Arc` clone under a short read lock), so one send, verify or
+//! dispatch sees one consistent configuration, and a reload swaps the whole snapshot at once.
 
 use crate::channel::Channel;
 use crate::delivery::router::Router;

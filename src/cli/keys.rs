@@ -57,10 +57,13 @@ impl Where {
 
 fn open(place: &Where) -> anyhow::Result<rusqlite::Connection> {
     let (dir, config) = place.resolve()?;
+    open_in(&dir, config.as_ref())
+}
+
+fn open_in(dir: &std::path::Path, config: Option<&Config>) -> anyhow::Result<rusqlite::Connection> {
+    let dir = dir.to_path_buf();
     std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    let durability = config
-        .as_ref()
-        .map_or(store::Durability::Full, daemon::durability);
+    let durability = config.map_or(store::Durability::Full, daemon::durability);
     let path = daemon::database_path(&dir);
     store::open_write_connection(&path, durability)
         .with_context(|| format!("cannot open {}", path.display()))
@@ -73,7 +76,18 @@ pub fn run(action: KeyAction) -> anyhow::Result<i32> {
             if !crate::otp::valid_appid(&appid) {
                 anyhow::bail!("--appid must be 1 to 64 of A-Z a-z 0-9 _ . -");
             }
-            let conn = open(&place)?;
+            let (dir, config) = place.resolve()?;
+            // An app without an [[app]] table is allowed (its id is its name), but with a
+            // config at hand a missing one is more likely a typo.
+            if let Some(config) = &config
+                && !config.apps.iter().any(|a| a.id == appid)
+            {
+                eprintln!(
+                    "warning: the config has no [[app]] with id = {appid:?}; the key works, and \
+                     the app's messages use its id as its name and the [otp] settings"
+                );
+            }
+            let conn = open_in(&dir, config.as_ref())?;
             let random =
                 Randomness::from_os().map_err(|e| anyhow::anyhow!("no OS randomness: {e}"))?;
             let key = auth::create_key(&conn, &random, &appid, now)?;

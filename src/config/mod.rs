@@ -12,6 +12,7 @@
 //! and find their key's position in the spanned document (see `locate`).
 //! An empty file gives [`Config::default`].
 
+mod apps;
 mod channel;
 mod fraud;
 mod limits;
@@ -25,6 +26,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+pub use apps::{AppOtpConfig, PrefixTemplates, TestNumberConfig};
 pub use channel::{BindMode, ChannelConfig, ChannelKind, Concatenation, ModemConfig, SmppConfig};
 pub use fraud::FraudConfig;
 pub use limits::LimitsConfig;
@@ -48,6 +50,8 @@ pub struct Config {
     pub apps: Vec<AppConfig>,
     /// `[[webhook]]`
     pub webhooks: Vec<WebhookConfig>,
+    /// `[[test_number]]`, recipients unique.
+    pub test_numbers: Vec<TestNumberConfig>,
 }
 
 /// The file as written; `channel` still needs checks against its kind.
@@ -63,6 +67,7 @@ struct RawConfig {
     channel: Vec<channel::RawChannel>,
     app: Vec<AppConfig>,
     webhook: Vec<webhook::RawWebhook>,
+    test_number: Vec<TestNumberConfig>,
 }
 
 impl Default for Config {
@@ -78,6 +83,7 @@ impl Default for Config {
             channels: vec![ChannelConfig::default_sim()],
             apps: raw.app,
             webhooks: Vec::new(),
+            test_numbers: raw.test_number,
         }
     }
 }
@@ -110,6 +116,17 @@ impl Config {
                 return Err(loc.error("app", i, "id", true, msg));
             }
         }
+        for (i, number) in raw.test_number.iter().enumerate() {
+            if raw
+                .test_number
+                .iter()
+                .take(i)
+                .any(|n| n.recipient == number.recipient)
+            {
+                let msg = format!("duplicate test number {:?}", number.recipient);
+                return Err(loc.error("test_number", i, "recipient", true, msg));
+            }
+        }
         if raw.limits.lockout_max < raw.limits.lockout {
             let msg = format!(
                 "must be at least lockout ({}), got {}",
@@ -131,6 +148,7 @@ impl Config {
             channels: channel::build(raw.channel, &loc)?,
             apps: raw.app,
             webhooks: webhook::build(raw.webhook, &loc)?,
+            test_numbers: raw.test_number,
         })
     }
 }
@@ -258,7 +276,7 @@ kind = "sim"
 
     #[test]
     fn unknown_top_level_keys() {
-        for table in ["[[test_number]]"] {
+        for table in ["[webhooks]", "[[test_numbers]]"] {
             let name = table.trim_matches(['[', ']']);
             let text = format!("data_dir = \"/x\"\n{table}\nx = 1\n");
             let e = err(&text);

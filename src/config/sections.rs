@@ -1,4 +1,5 @@
-//! The plain sections: `[api]`, `[otp]`, `[store]` and `[[app]]`.
+//! The plain sections: `[api]`, `[otp]`, `[store]` and `[[app]]` (whose template tables and
+//! overrides are in `apps`).
 //!
 //! Each derives `Deserialize` with its checks inside deserialization (see
 //! `value`), and its `Default` is what an absent table or key gives.
@@ -9,6 +10,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+use super::apps::{AppOtpConfig, PrefixTemplates};
 use super::value::{self, UNBOUNDED};
 
 const HOUR: u64 = 3600;
@@ -58,6 +60,8 @@ pub struct OtpConfig {
     #[serde(deserialize_with = "value::template")]
     pub template: String,
     pub pepper_file: Option<PathBuf>,
+    /// `[otp.templates]`: by recipient prefix, for every app without its own text.
+    pub templates: PrefixTemplates,
 }
 
 impl Default for OtpConfig {
@@ -70,6 +74,7 @@ impl Default for OtpConfig {
             max_resends: 3,
             template: "Your {app} code is {code}. It expires in {ttl_min} min.".to_string(),
             pepper_file: None,
+            templates: PrefixTemplates::default(),
         }
     }
 }
@@ -112,6 +117,12 @@ pub struct AppConfig {
     /// Overrides `otp.template` for this app.
     #[serde(default, deserialize_with = "value::opt_template")]
     pub template: Option<String>,
+    /// `[app.templates]`: by recipient prefix; the longest match wins over `template`.
+    #[serde(default)]
+    pub templates: PrefixTemplates,
+    /// `[app.otp]`: overrides of `[otp]` for this app.
+    #[serde(default)]
+    pub otp: AppOtpConfig,
 }
 
 #[cfg(test)]

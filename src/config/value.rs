@@ -102,6 +102,17 @@ fn parse_mode(text: &str) -> Result<u32, String> {
     Ok(mode)
 }
 
+/// [`int_in`] for a field that is optional in the TOML table.
+pub(super) fn opt_int_in<'de, D, T, const MIN: i64, const MAX: i64>(
+    d: D,
+) -> Result<Option<T>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: TryFrom<i64>,
+{
+    int_in::<D, T, MIN, MAX>(d).map(Some)
+}
+
 /// A message template: see [`check_template`].
 pub(super) fn template<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
     let text = String::deserialize(d)?;
@@ -112,6 +123,42 @@ pub(super) fn template<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Err
 /// [`template`] for a field that is optional in the TOML table.
 pub(super) fn opt_template<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
     template(d).map(Some)
+}
+
+/// A template checked as it is read, for the values of a prefix table.
+pub(super) struct Template(pub(super) String);
+
+impl<'de> Deserialize<'de> for Template {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        template(d).map(Template)
+    }
+}
+
+/// The longest country prefix a template table takes: country calling codes have 1 to 3
+/// digits, and 3 more reach an operator's or a region's range.
+const TEMPLATE_PREFIX_MAX_DIGITS: usize = 6;
+
+/// A key of a template table: "+" then 1 to 6 digits.
+pub(super) fn check_template_prefix(text: &str) -> Result<(), String> {
+    let digits = text.strip_prefix('+').unwrap_or("");
+    if digits.is_empty()
+        || digits.len() > TEMPLATE_PREFIX_MAX_DIGITS
+        || !digits.bytes().all(|b| b.is_ascii_digit())
+    {
+        return Err(format!(
+            "a template prefix must be \"+\" then 1 to {TEMPLATE_PREFIX_MAX_DIGITS} digits, got {text:?}"
+        ));
+    }
+    Ok(())
+}
+
+/// The fixed code of a test number: 4 to 10 digits, like a drawn code.
+pub(super) fn check_test_code(text: &str) -> Result<(), String> {
+    if !(4..=10).contains(&text.len()) || !text.bytes().all(|b| b.is_ascii_digit()) {
+        // The value is a code: the message does not repeat it.
+        return Err("must be 4 to 10 digits".to_string());
+    }
+    Ok(())
 }
 
 /// A template must contain `{code}` and no placeholder the sender cannot
@@ -167,6 +214,11 @@ pub(super) fn app_id<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error
     let text = String::deserialize(d)?;
     check_ident(&text, 64, "_.-").map_err(de::Error::custom)?;
     Ok(text)
+}
+
+/// [`app_id`] for a field that is optional in the TOML table.
+pub(super) fn opt_app_id<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    app_id(d).map(Some)
 }
 
 /// Accepts a string; refuses an integer with a hint on how to write it.
@@ -239,6 +291,22 @@ mod tests {
         assert!(err.contains("unknown placeholder {foo}"), "{err}");
         let long = format!("{{code}}{}", "x".repeat(480));
         assert!(check_template(&long).unwrap_err().contains("at most 480"));
+    }
+
+    #[test]
+    fn template_prefixes_and_test_codes() {
+        for ok in ["+2", "+255", "+255712"] {
+            assert!(check_template_prefix(ok).is_ok(), "{ok}");
+        }
+        for bad in ["", "+", "255", "+2557123", "+25 5", "+25a", "++255"] {
+            let err = check_template_prefix(bad).unwrap_err();
+            assert!(err.contains("1 to 6 digits"), "{bad}: {err}");
+        }
+        assert!(check_test_code("0000").is_ok());
+        assert!(check_test_code("0123456789").is_ok());
+        for bad in ["123", "01234567890", "12a4", " 1234", ""] {
+            assert_eq!(check_test_code(bad).unwrap_err(), "must be 4 to 10 digits");
+        }
     }
 
     #[test]

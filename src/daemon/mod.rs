@@ -24,7 +24,9 @@ use crate::live::{Live, LiveConfig};
 use crate::model::{Clock, SystemClock};
 use crate::otp::hash::Pepper;
 use crate::otp::pin::Randomness;
-use crate::otp::{AppProfile, Apps, Engine, Policy, phone};
+use crate::otp::{
+    AppProfile, Apps, Engine, Policy, PolicyOverrides, TestNumber, TestNumbers, phone,
+};
 use crate::store::{Durability, Store};
 use crate::webhook::{self, WebhookTable, Webhooks};
 use anyhow::Context;
@@ -331,6 +333,7 @@ pub(crate) fn live_from(config: &Config, channels: Vec<Arc<dyn Channel>>) -> Liv
         resend_cooldown: config.otp.resend_cooldown,
         max_resends: config.otp.max_resends,
         template: config.otp.template.clone(),
+        templates: config.otp.templates.0.clone(),
     };
     let apps = Apps::new(
         config
@@ -341,14 +344,30 @@ pub(crate) fn live_from(config: &Config, channels: Vec<Arc<dyn Channel>>) -> Liv
                     name: a.name.clone().unwrap_or_else(|| a.id.clone()),
                     from: a.from.clone(),
                     template: a.template.clone(),
+                    templates: a.templates.0.clone(),
+                    otp: PolicyOverrides {
+                        length: a.otp.length,
+                        ttl: a.otp.ttl,
+                        max_attempts: a.otp.max_attempts,
+                        resend_cooldown: a.otp.resend_cooldown,
+                        max_resends: a.otp.max_resends,
+                    },
                 };
                 (a.id.clone(), profile)
             })
             .collect::<HashMap<_, _>>(),
     );
+    let test_numbers = TestNumbers::new(config.test_numbers.iter().map(|n| {
+        let number = TestNumber {
+            code: n.code.clone(),
+            app: n.app.clone(),
+        };
+        (n.recipient.clone(), number)
+    }));
     Live {
         policy,
         apps,
+        test_numbers,
         limits: config.limits.to_limits(),
         fraud: config.fraud.to_fraud(),
         router,

@@ -1,9 +1,10 @@
 //! SIGHUP: read the config file again and apply what can change while running: the OTP
-//! policy and templates, the apps, the rate limits and lockout (their counts are kept), and
-//! the channels (unchanged ones keep running; an SMPP link whose config did not change stays
-//! bound), and the webhooks (deliveries already queued keep their webhook's name; one whose
-//! webhook is gone is given up). A config with an error is refused whole and the running one
-//! kept. Listeners, the data directory and the store need a restart.
+//! policy and templates, the apps, the test numbers, the rate limits and lockout (their counts
+//! are kept), the fraud protection, and the channels (unchanged ones keep running; an SMPP link
+//! whose config did not change stays bound), and the webhooks (deliveries already queued keep
+//! their webhook's name; one whose webhook is gone is given up). A config with an error is
+//! refused whole and the running one kept. Listeners, the data directory and the store need a
+//! restart.
 
 use super::channels::ChannelSet;
 use crate::config::Config;

@@ -277,15 +277,14 @@ impl Dispatcher {
             }
             return;
         }
-        let profile = live.apps.profile(&v.appid);
-        let template = profile.template.as_deref().unwrap_or(&live.policy.template);
+        let app = live.app(&v.appid);
         let ttl = Duration::from_millis(v.ttl_ms.max(0) as u64);
-        let text = template::render(template, &profile.name, &code, ttl);
+        let text = template::render(app.template_for(&v.recipient), app.name, &code, ttl);
         drop(code);
         let message = Outgoing {
             verification_id: v.id.clone(),
             recipient: v.recipient.clone(),
-            sender: v.sender.clone().or(profile.from),
+            sender: app.sender(v.sender.as_deref()),
             text,
             validity: self.clock.now().until(v.expires_at),
         };

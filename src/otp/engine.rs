@@ -1,9 +1,10 @@
 //! Send, resend, cancel, verify and status: the engine's answers to the API.
 
-use super::fraud::{self, Mode, Reason};
+use super::fraud::{self, Keys, Mode, Reason};
 use super::limits::{self, Subject, VerifyGate};
 use super::reply::{DeliveryBrief, ended_reason};
 use super::rules::{self, Judgment, ResendRefusal};
+use super::test_numbers::{self, TEST_CHANNEL};
 use super::{MAX_TTL, OtpError, SendReply, StatusReply, VerifyReply, hash::Pepper, phone};
 use crate::delivery::router::RouteError;
 use crate::model::{Clock, DeliveryState, Status, Timestamp, Verification};
@@ -120,8 +121,9 @@ impl Engine {
         }
         let recipient =
             phone::normalize(&req.recipient).map_err(|e| OtpError::InvalidRecipient(e.0))?;
+        let app = live.app(&req.appid);
         let length = match req.length {
-            None => live.policy.length,
+            None => app.length,
             Some(n) => u8::try_from(n)
                 .ok()
                 .filter(|n| LENGTHS.contains(n))
@@ -130,7 +132,7 @@ impl Engine {
                 })?,
         };
         let ttl = match req.ttl_seconds {
-            None => live.policy.ttl,
+            None => app.ttl,
             Some(s) if (1..=MAX_TTL.as_secs() as i64).contains(&s) => Duration::from_secs(s as u64),
             Some(s) => {
                 return Err(OtpError::invalid(
@@ -153,25 +155,37 @@ impl Engine {
                 "must be 1 to 255 visible ASCII characters",
             ));
         }
-        let channel = live
-            .router
-            .first(&recipient, req.channel.as_deref())
-            .map_err(|e| match e {
-                RouteError::UnknownChannel(name) => {
-                    OtpError::invalid("channel", format!("there is no channel named {name:?}"))
-                }
-                RouteError::NoChannel(r) => OtpError::NoChannel(r),
-            })?;
+        // A test number's code is fixed and nothing is sent: no channel needs to serve it.
+        let test_code = live.test_numbers.code_for(&recipient, &req.appid).cloned();
+        let channel = match (
+            live.router.first(&recipient, req.channel.as_deref()),
+            &test_code,
+        ) {
+            (Err(RouteError::UnknownChannel(name)), _) => {
+                let msg = format!("there is no channel named {name:?}");
+                return Err(OtpError::invalid("channel", msg));
+            }
+            (_, Some(_)) => TEST_CHANNEL,
+            (Ok(channel), None) => channel,
+            (Err(RouteError::NoChannel(r)), None) => return Err(OtpError::NoChannel(r)),
+        };
+        let length = match &test_code {
+            Some(code) => u8::try_from(code.expose().len()).unwrap_or(length),
+            None => length,
+        };
         // The allow-list is a fixed rule about the number, like its validity: nothing is
-        // stored or counted for a refused send but its event.
-        if let Err(refusal) = live.fraud.check_country(&recipient) {
+        // stored or counted for a refused send but its event. Test numbers send nothing, so
+        // the fraud protection leaves them alone.
+        if test_code.is_none()
+            && let Err(refusal) = live.fraud.check_country(&recipient)
+        {
             let detail = refusal.detail.clone();
             let appid = req.appid.clone();
             self.store
                 .writer
                 .run(move |tx| {
                     let detail = format!("{detail} (app {appid})");
-                    tx.insert_event("", "blocked", Some(&detail), now)
+                    tx.insert_app_event(&appid, "blocked", Some(&detail), now)
                 })
                 .await?;
             crate::metrics::fraud(&crate::metrics::METRICS.fraud_blocked, "country");
@@ -181,7 +195,10 @@ impl Engine {
                 reason: Reason::Country,
             });
         }
-        let keys = live.fraud.keys(&recipient, req.origin.ip);
+        let keys = match test_code {
+            Some(_) => Keys::default(),
+            None => live.fraud.keys(&recipient, req.origin.ip),
+        };
 
         let id = self.random.verification_id(now);
         let mut v = Verification::new_pending(
@@ -191,7 +208,7 @@ impl Engine {
             now,
             ttl,
             length,
-            live.policy.max_attempts,
+            app.max_attempts,
         );
         v.channel_request = req.channel.clone();
         v.sender = req.from.clone();
@@ -202,10 +219,14 @@ impl Engine {
             status: Status::Pending,
             channel: channel.to_string(),
             expires_at: v.expires_at,
-            resend_available_at: now.plus(live.policy.resend_cooldown),
+            resend_available_at: now.plus(app.resend_cooldown),
             attempts_left: v.max_attempts,
             delivery: DeliveryBrief {
-                state: DeliveryState::Queued,
+                state: if test_code.is_some() {
+                    DeliveryState::Delivered
+                } else {
+                    DeliveryState::Queued
+                },
             },
         };
         let idempotency = req
@@ -213,6 +234,7 @@ impl Engine {
             .clone()
             .map(|key| (key, request_hash(&v)));
         let origin = req.origin;
+        let pepper = self.pepper.clone();
         let reply = self
             .store
             .writer
@@ -253,8 +275,12 @@ impl Engine {
                         reason: first.reason(),
                     }));
                 }
-                if let Err(refusal) =
-                    limits::admit_send(tx, &live.limits, &origin.subject(&v), now)?
+                // Test numbers are exempt from the rate limits and the lockout.
+                if let Some(refusal) = test_code
+                    .is_none()
+                    .then(|| limits::admit_send(tx, &live.limits, &origin.subject(&v), now))
+                    .transpose()?
+                    .and_then(Result::err)
                 {
                     // No verification exists: the event belongs to none.
                     let detail = format!("send refused by {} (app {})", refusal.limit, v.appid);
@@ -267,8 +293,11 @@ impl Engine {
                     tx.insert_event(&old, "canceled", Some("a newer send replaced it"), now)?;
                 }
                 tx.insert_verification(&v)?;
-                tx.enqueue(&v.id, now)?;
                 tx.insert_event(&v.id, "created", None, now)?;
+                match &test_code {
+                    Some(code) => test_numbers::record(tx, &pepper, &v, code, now)?,
+                    None => tx.enqueue(&v.id, now)?,
+                }
                 fraud::count_send(tx, &live.fraud, &judged, &keys, &v.id)?;
                 // Here a trip only flags (mode "record"): the code goes out.
                 let flagged = judged.trips.first().map(fraud::Trip::reason);
@@ -295,7 +324,9 @@ impl Engine {
         if let Some(reason) = flagged {
             crate::metrics::fraud(&crate::metrics::METRICS.fraud_flagged, reason.as_str());
         }
-        self.dispatch.notify_one();
+        if reply.delivery.state == DeliveryState::Queued {
+            self.dispatch.notify_one();
+        }
         Ok(reply)
     }
 
@@ -310,56 +341,71 @@ impl Engine {
         let now = self.clock.now();
         let live = self.live.get();
         let scope = scope.clone();
-        let reply =
-            self.store
-                .writer
-                .run(move |tx| {
-                    let v = load(tx, &scope, &id)?;
-                    let policy = &live.policy;
-                    rules::check_resend(&v, now, policy.resend_cooldown, policy.max_resends)
-                        .map_err(|r| match r {
-                            ResendRefusal::NotPending => {
-                                OtpError::NotPending(rules::visible_status(&v, now).as_str())
-                            }
-                            ResendRefusal::TooSoon { retry_after } => {
-                                OtpError::ResendTooSoon { retry_after }
-                            }
-                            ResendRefusal::TooMany => OtpError::TooManyResends,
-                        })?;
-                    if let Err(refusal) =
-                        limits::admit_send(tx, &live.limits, &origin.subject(&v), now)?
-                    {
-                        let detail = format!("resend refused by {}", refusal.limit);
-                        tx.insert_event(&v.id, "rate_limited", Some(&detail), now)?;
-                        return Ok(Err(refusal));
+        let pepper = self.pepper.clone();
+        let reply = self
+            .store
+            .writer
+            .run(move |tx| {
+                let v = load(tx, &scope, &id)?;
+                let app = live.app(&v.appid);
+                rules::check_resend(&v, now, app.resend_cooldown, app.max_resends).map_err(
+                    |r| match r {
+                        ResendRefusal::NotPending => {
+                            OtpError::NotPending(rules::visible_status(&v, now).as_str())
+                        }
+                        ResendRefusal::TooSoon { retry_after } => {
+                            OtpError::ResendTooSoon { retry_after }
+                        }
+                        ResendRefusal::TooMany => OtpError::TooManyResends,
+                    },
+                )?;
+                // A test number keeps its fixed code, and no limit applies to it.
+                let test_code = live.test_numbers.code_for(&v.recipient, &v.appid);
+                if let Some(refusal) = test_code
+                    .is_none()
+                    .then(|| limits::admit_send(tx, &live.limits, &origin.subject(&v), now))
+                    .transpose()?
+                    .and_then(Result::err)
+                {
+                    let detail = format!("resend refused by {}", refusal.limit);
+                    tx.insert_event(&v.id, "rate_limited", Some(&detail), now)?;
+                    return Ok(Err(refusal));
+                }
+                // A new code gets the whole ttl again; the failed attempts stay (NIST SP 800-63B).
+                let expires_at = now.plus(Duration::from_millis(v.ttl_ms.max(0) as u64));
+                tx.restart_send(&v.id, now, expires_at)?;
+                tx.insert_event(&v.id, "resent", None, now)?;
+                let (channel, state) = match test_code {
+                    Some(code) => {
+                        test_numbers::record(tx, &pepper, &v, code, now)?;
+                        (TEST_CHANNEL.to_string(), DeliveryState::Delivered)
                     }
-                    // A new code gets the whole ttl again; the failed attempts stay (NIST SP 800-63B).
-                    let expires_at = now.plus(Duration::from_millis(v.ttl_ms.max(0) as u64));
-                    tx.restart_send(&v.id, now, expires_at)?;
-                    tx.enqueue(&v.id, now)?;
-                    tx.insert_event(&v.id, "resent", None, now)?;
-                    let channel = live
-                        .router
-                        .first(&v.recipient, v.channel_request.as_deref())
-                        .map_err(|_| OtpError::NoChannel(v.recipient.clone()))?
-                        .to_string();
-                    Ok::<_, OtpError>(Ok(SendReply {
-                        verification_id: v.id.clone(),
-                        appid: v.appid.clone(),
-                        recipient: v.recipient.clone(),
-                        status: Status::Pending,
-                        channel,
-                        expires_at,
-                        resend_available_at: now.plus(policy.resend_cooldown),
-                        attempts_left: v.attempts_left(),
-                        delivery: DeliveryBrief {
-                            state: DeliveryState::Queued,
-                        },
-                    }))
-                })
-                .await?
-                .map_err(OtpError::from)?;
-        self.dispatch.notify_one();
+                    None => {
+                        tx.enqueue(&v.id, now)?;
+                        let channel = live
+                            .router
+                            .first(&v.recipient, v.channel_request.as_deref())
+                            .map_err(|_| OtpError::NoChannel(v.recipient.clone()))?;
+                        (channel.to_string(), DeliveryState::Queued)
+                    }
+                };
+                Ok::<_, OtpError>(Ok(SendReply {
+                    verification_id: v.id.clone(),
+                    appid: v.appid.clone(),
+                    recipient: v.recipient.clone(),
+                    status: Status::Pending,
+                    channel,
+                    expires_at,
+                    resend_available_at: now.plus(app.resend_cooldown),
+                    attempts_left: v.attempts_left(),
+                    delivery: DeliveryBrief { state },
+                }))
+            })
+            .await?
+            .map_err(OtpError::from)?;
+        if reply.delivery.state == DeliveryState::Queued {
+            self.dispatch.notify_one();
+        }
         Ok(reply)
     }
 
@@ -433,14 +479,19 @@ impl Engine {
                             .ok_or(OtpError::NotFound)?
                     }
                 };
-                // A locked-out recipient's verifies are not judged: no attempt is used.
-                let gate = match limits::check_verify(tx, &live.limits, &v.recipient, now)? {
-                    VerifyGate::Locked(refusal) => {
-                        let detail = format!("verify refused by {}", refusal.limit);
-                        tx.insert_event(&v.id, "rate_limited", Some(&detail), now)?;
-                        return Ok(Err(refusal));
-                    }
-                    VerifyGate::Open(gate) => gate,
+                // A locked-out recipient's verifies are not judged: no attempt is used. Test
+                // numbers are never locked out (and their failures are not counted).
+                let exempt = live.test_numbers.code_for(&v.recipient, &v.appid).is_some();
+                let gate = match exempt {
+                    true => None,
+                    false => match limits::check_verify(tx, &live.limits, &v.recipient, now)? {
+                        VerifyGate::Locked(refusal) => {
+                            let detail = format!("verify refused by {}", refusal.limit);
+                            tx.insert_event(&v.id, "rate_limited", Some(&detail), now)?;
+                            return Ok(Err(refusal));
+                        }
+                        VerifyGate::Open(gate) => gate,
+                    },
                 };
                 // The hash covers the recipient, so a verify naming another recipient fails
                 // like a wrong code.

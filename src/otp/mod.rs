@@ -1,10 +1,13 @@
 //! The OTP engine: codes, their keyed hashes, the verification rules and statuses.
 //!
-//! The engine answers the API. It never sees a code: codes are drawn by the dispatcher when a
-//! message leaves (see [`crate::delivery`]), and verify compares hashes. All reads that lead
+//! The engine answers the API. It never sees a drawn code: codes are drawn by the dispatcher
+//! when a message leaves (see [`crate::delivery`]), and verify compares hashes. The one code it
+//! holds is a test number's, fixed in config, whose hash it sets at the send (see
+//! [`test_numbers`]). All reads that lead
 //! to a write run on the store's one writer, so concurrent verifies of one id are judged one
 //! after the other and the attempt limit holds.
 
+pub mod apps;
 mod engine;
 mod error;
 pub mod fraud;
@@ -18,7 +21,9 @@ mod reply;
 pub mod report;
 pub mod rules;
 pub mod template;
+pub mod test_numbers;
 
+pub use apps::{App, AppProfile, Apps, DEFAULT_APP, PolicyOverrides};
 pub use engine::{
     Engine, IDEMPOTENCY_WINDOW, Origin, Scope, SendRequest, VerifyRequest, expire as engine_expire,
 };
@@ -27,10 +32,12 @@ pub use fraud::Fraud;
 pub use limits::Limits;
 pub use reply::{SendReply, StatusReply, VerifyReply};
 
-use std::collections::HashMap;
+pub use test_numbers::{TEST_CHANNEL, TestNumber, TestNumbers};
+
 use std::time::Duration;
 
-/// The verification policy (config `[otp]`).
+/// The verification policy (config `[otp]`). An app's overrides apply through
+/// [`Apps::app`]: read policy values there, not here.
 #[derive(Debug, Clone)]
 pub struct Policy {
     pub length: u8,
@@ -39,50 +46,12 @@ pub struct Policy {
     pub resend_cooldown: Duration,
     pub max_resends: u32,
     pub template: String,
+    /// `[otp.templates]`: by recipient prefix, for apps without a template of their own.
+    pub templates: Vec<(String, String)>,
 }
 
 /// The longest `ttl` a send may ask for.
 pub const MAX_TTL: Duration = Duration::from_secs(24 * 3600);
-
-/// What the message of an app looks like (config `[[app]]`).
-#[derive(Debug, Clone, Default)]
-pub struct AppProfile {
-    /// The `{app}` of the template.
-    pub name: String,
-    pub from: Option<String>,
-    pub template: Option<String>,
-}
-
-/// The apps known from config; an app not listed gets its id as its name.
-#[derive(Debug, Clone, Default)]
-pub struct Apps {
-    profiles: HashMap<String, AppProfile>,
-}
-
-/// The app used when a local caller names none.
-pub const DEFAULT_APP: &str = "default";
-
-impl Apps {
-    pub fn new(profiles: HashMap<String, AppProfile>) -> Apps {
-        Apps { profiles }
-    }
-
-    pub fn profile(&self, appid: &str) -> AppProfile {
-        self.profiles
-            .get(appid)
-            .cloned()
-            .unwrap_or_else(|| AppProfile {
-                // "Your default code is ..." reads badly; the built-in app speaks as otpd.
-                name: if appid == DEFAULT_APP {
-                    "otpd".into()
-                } else {
-                    appid.into()
-                },
-                from: None,
-                template: None,
-            })
-    }
-}
 
 /// Whether `appid` is a well-formed app id: 1 to 64 of `A-Z a-z 0-9 _ . -`.
 pub fn valid_appid(appid: &str) -> bool {

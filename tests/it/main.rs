@@ -12,6 +12,7 @@
     clippy::indexing_slicing
 )]
 
+mod apps;
 mod auth;
 mod cli;
 mod client;

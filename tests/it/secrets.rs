@@ -18,7 +18,7 @@ resend_cooldown = "0s"
 "#;
 
 /// The bytes of every file in `dir`, by name.
-fn files(dir: &Path) -> Vec<(String, Vec<u8>)> {
+pub fn files(dir: &Path) -> Vec<(String, Vec<u8>)> {
     std::fs::read_dir(dir)
         .unwrap()
         .map(|e| e.unwrap().path())
@@ -40,7 +40,8 @@ fn digit_runs(bytes: &[u8], min: usize) -> Vec<String> {
         .collect()
 }
 
-fn assert_absent(codes: &[String], places: &[(String, Vec<u8>)]) {
+/// Checks that no run of at least 10 digits in `places` holds one of `codes`.
+pub fn assert_absent(codes: &[String], places: &[(String, Vec<u8>)]) {
     for (name, bytes) in places {
         for run in digit_runs(bytes, CODE_LENGTH) {
             for code in codes {

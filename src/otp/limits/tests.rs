@@ -6,7 +6,9 @@ use crate::live::{Live, LiveConfig};
 use crate::model::Clock;
 use crate::otp::hash::Pepper;
 use crate::otp::pin::Randomness;
-use crate::otp::{Apps, Engine, Origin, OtpError, Policy, Scope, SendRequest, VerifyRequest};
+use crate::otp::{
+    Apps, Engine, Origin, OtpError, Policy, Scope, SendRequest, TestNumbers, VerifyRequest,
+};
 use crate::secret::Secret;
 use crate::store::{Durability, Store};
 use std::sync::Arc;
@@ -41,10 +43,12 @@ impl Harness {
             resend_cooldown: Duration::ZERO,
             max_resends: 20,
             template: "{code}".into(),
+            templates: Vec::new(),
         };
         let live = LiveConfig::new(Live {
             policy,
             apps: Apps::default(),
+            test_numbers: TestNumbers::default(),
             limits,
             fraud: crate::otp::Fraud::default(),
             router: Router::new(vec![Route {

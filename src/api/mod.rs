@@ -2,6 +2,7 @@
 //! errors, and the listeners (TCP and the Unix socket). No SQL and no PIN logic here.
 
 pub mod auth;
+pub mod beem;
 pub mod body;
 pub mod client_ip;
 pub mod key_cache;
@@ -38,6 +39,8 @@ pub fn router(state: Arc<AppState>, transport: Transport) -> axum::Router {
         .route("/otp/resend", post(otp_routes::resend))
         .route("/otp/cancel", post(otp_routes::cancel))
         .route("/otp/status", get(otp_routes::status))
+        .route("/v1/request", post(beem::request))
+        .route("/v1/verify", post(beem::verify))
         .route("/healthz", get(ops_routes::healthz))
         .route("/readyz", get(ops_routes::readyz))
         .route("/metrics", get(ops_routes::metrics))

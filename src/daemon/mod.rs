@@ -309,6 +309,7 @@ pub(crate) fn live_from(config: &Config, channels: Vec<Arc<dyn Channel>>) -> Liv
                     name: a.name.clone().unwrap_or_else(|| a.id.clone()),
                     from: a.from.clone(),
                     template: a.template.clone(),
+                    beem_app_id: a.beem_app_id,
                 };
                 (a.id.clone(), profile)
             })

@@ -46,6 +46,8 @@ pub struct AppProfile {
     pub name: String,
     pub from: Option<String>,
     pub template: Option<String>,
+    /// The `appId` that Beem-compatible requests of this app must carry (config `beem_app_id`).
+    pub beem_app_id: Option<u64>,
 }
 
 /// The apps known from config; an app not listed gets its id as its name.
@@ -75,7 +77,16 @@ impl Apps {
                 },
                 from: None,
                 template: None,
+                beem_app_id: None,
             })
+    }
+
+    /// The app whose `beem_app_id` is `beem_app_id` (config keeps them unique).
+    pub fn by_beem_app_id(&self, beem_app_id: u64) -> Option<&str> {
+        self.profiles
+            .iter()
+            .find(|(_, p)| p.beem_app_id == Some(beem_app_id))
+            .map(|(id, _)| id.as_str())
     }
 }
 

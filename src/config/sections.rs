@@ -194,8 +194,18 @@ mod tests {
         let apps = parse(text).apps;
         assert_eq!(apps[0].beem_app_id, Some(4695));
         assert_eq!(apps[1].beem_app_id, None);
-        err_at("[[app]]\nid = \"a\"\nbeem_app_id = -1\n", 3, 15, "app[0].beem_app_id");
-        err_at("[[app]]\nid = \"a\"\nbeem_app_id = \"7\"\n", 3, 15, "app[0].beem_app_id");
+        err_at(
+            "[[app]]\nid = \"a\"\nbeem_app_id = -1\n",
+            3,
+            15,
+            "app[0].beem_app_id",
+        );
+        err_at(
+            "[[app]]\nid = \"a\"\nbeem_app_id = \"7\"\n",
+            3,
+            15,
+            "app[0].beem_app_id",
+        );
         let text = "[[app]]\nid = \"a\"\nbeem_app_id = 7\n[[app]]\nid = \"b\"\nbeem_app_id = 7\n";
         let msg = err_at(text, 6, 15, "app[1].beem_app_id");
         assert_eq!(msg, "beem_app_id 7 is already the one of app \"a\"");

@@ -204,11 +204,19 @@ mod tests {
                 200,
             ),
             (reply(false, Status::Blocked, Some("blocked")), 116, 200),
-            (reply(false, Status::Approved, Some("already_used")), 118, 200),
+            (
+                reply(false, Status::Approved, Some("already_used")),
+                118,
+                200,
+            ),
         ];
         for (r, code, status) in table {
             let o = verified(&r);
-            assert_eq!((o.code.number(), o.status.as_u16()), (code, status), "{r:?}");
+            assert_eq!(
+                (o.code.number(), o.status.as_u16()),
+                (code, status),
+                "{r:?}"
+            );
         }
     }
 

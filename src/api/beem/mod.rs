@@ -72,14 +72,12 @@ fn refuse(code: Code) -> Response {
 }
 
 /// A missing or wrong key is Beem's 110; anything else (the key lookup failed) stays a 500.
-fn caller_or_refusal(caller: Result<Caller, ApiError>) -> Result<Caller, Response> {
-    caller.map_err(|e| {
-        if e.code == "unauthorized" {
-            refuse(Code::CredentialsMissing)
-        } else {
-            e.into_response()
-        }
-    })
+fn unauthenticated(e: ApiError) -> Response {
+    if e.code == "unauthorized" {
+        refuse(Code::CredentialsMissing)
+    } else {
+        e.into_response()
+    }
 }
 
 /// The app a `/v1/request` acts for, given its `appId`.
@@ -102,9 +100,9 @@ pub async fn request(
     ClientIp(ip): ClientIp,
     Json(body): Json<Value>,
 ) -> Response {
-    let caller = match caller_or_refusal(caller) {
+    let caller = match caller {
         Ok(c) => c,
-        Err(response) => return response,
+        Err(e) => return unauthenticated(e),
     };
     let live = state.engine.live.get();
     let parsed = input::app_id(&body)
@@ -149,9 +147,9 @@ pub async fn verify(
     caller: Result<Caller, ApiError>,
     Json(body): Json<Value>,
 ) -> Response {
-    let caller = match caller_or_refusal(caller) {
+    let caller = match caller {
         Ok(c) => c,
-        Err(response) => return response,
+        Err(e) => return unauthenticated(e),
     };
     let parsed = input::pin_id(&body).and_then(|id| Ok((id, input::pin(&body)?)));
     let (pin_id, pin) = match parsed {

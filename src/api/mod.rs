@@ -2,6 +2,7 @@
 //! errors, and the listeners (TCP and the Unix socket). No SQL and no PIN logic here.
 
 pub mod auth;
+pub mod beem;
 pub mod body;
 pub mod client_ip;
 pub mod key_cache;
@@ -46,6 +47,8 @@ pub fn router(state: Arc<AppState>, transport: Transport) -> axum::Router {
         .route("/otp/attempts", get(manage_routes::attempts))
         .route("/otp/rate-limits", get(manage_routes::rate_limits))
         .route("/otp/reports", get(manage_routes::reports))
+        .route("/v1/request", post(beem::request))
+        .route("/v1/verify", post(beem::verify))
         .route("/healthz", get(ops_routes::healthz))
         .route("/readyz", get(ops_routes::readyz))
         .route("/metrics", get(ops_routes::metrics))

@@ -115,6 +115,19 @@ impl Config {
                 let msg = format!("duplicate app id {:?}", app.id);
                 return Err(loc.error("app", i, "id", true, msg));
             }
+            if let Some(first) = raw
+                .app
+                .iter()
+                .take(i)
+                .find(|a| a.beem_app_id.is_some() && a.beem_app_id == app.beem_app_id)
+            {
+                let msg = format!(
+                    "beem_app_id {} is already the one of app {:?}",
+                    app.beem_app_id.unwrap_or_default(),
+                    first.id
+                );
+                return Err(loc.error("app", i, "beem_app_id", true, msg));
+            }
         }
         for (i, number) in raw.test_number.iter().enumerate() {
             if raw

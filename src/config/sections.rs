@@ -123,6 +123,10 @@ pub struct AppConfig {
     /// `[app.otp]`: overrides of `[otp]` for this app.
     #[serde(default)]
     pub otp: AppOtpConfig,
+    /// The Beem OTP application id this app answers to on `POST /v1/request` (the `appId`
+    /// field); unique across `[[app]]`. Unset: any `appId` is accepted from this app's keys.
+    #[serde(default)]
+    pub beem_app_id: Option<u64>,
 }
 
 #[cfg(test)]
@@ -193,5 +197,28 @@ mod tests {
         assert_eq!(msg, "duplicate app id \"a\"");
         err_at("[[app]]\nid = \"a b\"\n", 2, 6, "app[0].id");
         err_at("[[app]]\nname = \"A\"\n", 1, 1, "app[0].id");
+    }
+
+    #[test]
+    fn beem_app_ids() {
+        let text = "[[app]]\nid = \"a\"\nbeem_app_id = 4695\n[[app]]\nid = \"b\"\n";
+        let apps = parse(text).apps;
+        assert_eq!(apps[0].beem_app_id, Some(4695));
+        assert_eq!(apps[1].beem_app_id, None);
+        err_at(
+            "[[app]]\nid = \"a\"\nbeem_app_id = -1\n",
+            3,
+            15,
+            "app[0].beem_app_id",
+        );
+        err_at(
+            "[[app]]\nid = \"a\"\nbeem_app_id = \"7\"\n",
+            3,
+            15,
+            "app[0].beem_app_id",
+        );
+        let text = "[[app]]\nid = \"a\"\nbeem_app_id = 7\n[[app]]\nid = \"b\"\nbeem_app_id = 7\n";
+        let msg = err_at(text, 6, 15, "app[1].beem_app_id");
+        assert_eq!(msg, "beem_app_id 7 is already the one of app \"a\"");
     }
 }

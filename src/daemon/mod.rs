@@ -352,6 +352,7 @@ pub(crate) fn live_from(config: &Config, channels: Vec<Arc<dyn Channel>>) -> Liv
                         resend_cooldown: a.otp.resend_cooldown,
                         max_resends: a.otp.max_resends,
                     },
+                    beem_app_id: a.beem_app_id,
                 };
                 (a.id.clone(), profile)
             })

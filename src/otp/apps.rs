@@ -44,6 +44,8 @@ pub struct AppProfile {
     /// By recipient prefix ("+255"), in config order.
     pub templates: Vec<(String, String)>,
     pub otp: PolicyOverrides,
+    /// The `appId` that Beem-compatible requests of this app must carry (config `beem_app_id`).
+    pub beem_app_id: Option<u64>,
 }
 
 /// The apps known from config.
@@ -99,6 +101,19 @@ impl Apps {
     /// Whether `appid` has an `[[app]]` table.
     pub fn is_configured(&self, appid: &str) -> bool {
         self.profiles.contains_key(appid)
+    }
+
+    /// The app whose `beem_app_id` is `beem_app_id` (config keeps them unique).
+    pub fn by_beem_app_id(&self, beem_app_id: u64) -> Option<&str> {
+        self.profiles
+            .iter()
+            .find(|(_, p)| p.beem_app_id == Some(beem_app_id))
+            .map(|(id, _)| id.as_str())
+    }
+
+    /// The `beem_app_id` of `appid`, if its `[[app]]` sets one.
+    pub fn beem_app_id(&self, appid: &str) -> Option<u64> {
+        self.profiles.get(appid).and_then(|p| p.beem_app_id)
     }
 }
 

@@ -21,6 +21,7 @@ mod failover;
 mod limits;
 mod modem;
 mod modem_interop;
+mod openapi;
 mod operations;
 mod ops;
 mod otp_flow;

@@ -28,6 +28,7 @@ mod otp_flow;
 mod races;
 mod reload;
 mod resend;
+mod schemathesis_interop;
 mod secrets;
 mod smpp_interop;
 mod sms_interop;

@@ -57,6 +57,11 @@ fn documented_operations(doc: &Value) -> BTreeSet<(String, String)> {
     ops
 }
 
+/// How many operations the document has.
+pub fn operation_count() -> usize {
+    documented_operations(&document()).len()
+}
+
 /// Checks answers against the document and remembers which operations were checked.
 struct Conformance {
     doc: Value,

@@ -63,6 +63,9 @@ fn schemathesis_finds_nothing_against_our_openapi_document() {
         // Its report directory and any cache go to the daemon's temporary directory.
         .current_dir(daemon.root())
         .env("NO_COLOR", "1")
+        // Mobile numbers for the format `phone` (see the file).
+        .env("SCHEMATHESIS_HOOKS", "schemathesis_hooks")
+        .env("PYTHONPATH", root.join("tests/interop"))
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

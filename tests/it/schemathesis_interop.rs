@@ -20,13 +20,14 @@ const SEED: &str = "1";
 const RUN_DEADLINE: Duration = Duration::from_secs(300);
 
 /// Every check that compares answers with the document, plus: a request the document calls
-/// invalid must be refused (4xx), and an operation with a security scheme must refuse a
-/// request without credentials. Not `positive_data_acceptance`: whether a number is a valid
-/// mobile number is for libphonenumber, not a JSON schema, so most generated recipients are
-/// rightly refused.
+/// invalid must be refused (4xx), an operation with a security scheme must refuse a request
+/// without credentials, and a method a path does not take is a 405 with `Allow`. Not
+/// `positive_data_acceptance`: some rules are not for a JSON schema to say (a `channel` must
+/// name a configured channel; on TCP an `appid` must be the key's own app), so schema-valid
+/// requests are rightly refused.
 const CHECKS: &str = "not_a_server_error,status_code_conformance,content_type_conformance,\
     response_schema_conformance,response_headers_conformance,negative_data_rejection,\
-    ignored_auth";
+    ignored_auth,unsupported_method";
 
 /// Limits off: the fuzzer sends thousands of requests, and a 429 would hide the rest.
 const CONFIG: &str = r#"

@@ -3,7 +3,9 @@
 # missing): into target/interop the `smpp` package from npm, whose server side plays the SMSC,
 # and the `smspdudecoder` package from PyPI, which decodes otpd's GSM 03.40 PDUs; from Debian,
 # `gammu` (a modem client that must be able to send through `otpd modem-sim`) and
-# `python3-gammu` (whose DecodePDU cross-checks otpd's PDUs).
+# `python3-gammu` (whose DecodePDU cross-checks otpd's PDUs); and into target/interop/schemathesis
+# (a Python virtual environment, for its `st` command) `schemathesis` from PyPI, which fuzzes
+# the HTTP API from otpd's own /openapi.json.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 dir=target/interop
@@ -18,6 +20,14 @@ fi
 if [ ! -d "$dir/py/smspdudecoder" ]; then
   # smspdudecoder 2.x needs bitstring's 3.x API.
   PIP_ROOT_USER_ACTION=ignore python3 -m pip install --quiet --disable-pip-version-check --target "$dir/py" smspdudecoder==2.2.0 bitstring==3.1.9 >&2
+fi
+if ! "$dir/schemathesis/bin/st" --version >/dev/null 2>&1; then
+  # A venv, since schemathesis is a command with many dependencies. One that does not run
+  # (half installed, or moved: venvs hold absolute paths) is made again.
+  rm -rf "$dir/schemathesis"
+  python3 -m venv "$dir/schemathesis"
+  PIP_ROOT_USER_ACTION=ignore "$dir/schemathesis/bin/python" -m pip install --quiet --disable-pip-version-check schemathesis==4.32.5 >&2 \
+    || { rm -rf "$dir/schemathesis"; echo "cannot install schemathesis from PyPI" >&2; exit 1; }
 fi
 if ! command -v gammu >/dev/null || ! /usr/bin/python3 -c 'import gammu' 2>/dev/null; then
   command -v apt-get >/dev/null || { echo "apt-get is needed to install gammu and python3-gammu for the modem interop tests" >&2; exit 1; }

@@ -7,6 +7,7 @@ pub mod body;
 pub mod client_ip;
 pub mod key_cache;
 mod manage_routes;
+mod openapi;
 mod ops_routes;
 mod otp_routes;
 pub mod problem;
@@ -33,7 +34,7 @@ pub struct AppState {
     pub keys: key_cache::KeyCache,
 }
 
-/// The routes, for one listener.
+/// The routes, for one listener. Each is documented in `openapi.json` (see src/api/openapi.rs).
 pub fn router(state: Arc<AppState>, transport: Transport) -> axum::Router {
     axum::Router::new()
         .route("/otp/send", post(otp_routes::send))
@@ -53,6 +54,7 @@ pub fn router(state: Arc<AppState>, transport: Transport) -> axum::Router {
         .route("/readyz", get(ops_routes::readyz))
         .route("/metrics", get(ops_routes::metrics))
         .route("/sim/messages", get(ops_routes::sim_messages))
+        .route("/openapi.json", get(openapi::openapi))
         .fallback(ops_routes::no_route)
         .method_not_allowed_fallback(ops_routes::wrong_method)
         .layer(Extension(transport))

@@ -163,6 +163,8 @@ pub static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
         "webhook_queue_depth",
         "Webhook deliveries still to be made",
         m.webhook_queue_depth.clone(),
+    );
+    registry.register(
         "fraud_blocked",
         "Sends refused by SMS-pumping protection, by reason (country, prefix, ip)",
         m.fraud_blocked.clone(),

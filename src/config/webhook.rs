@@ -18,7 +18,7 @@ use super::secret::{Secret, read_secret_file};
 use super::value::{self, UNBOUNDED};
 
 /// Events a webhook can ask for: those of GET /otp/logs (API.md).
-pub const EVENTS: [&str; 13] = [
+pub const EVENTS: [&str; 15] = [
     "created",
     "queued",
     "submitted",
@@ -32,6 +32,10 @@ pub const EVENTS: [&str; 13] = [
     "rate_limited",
     "blocked",
     "channel_error",
+    // Also written by otpd, beyond API.md's list: the fraud guard let a suspicious send
+    // through (mode "record"), and a test number's send (nothing sent).
+    "flagged",
+    "test_number",
 ];
 
 #[derive(Debug, Clone)]

@@ -235,6 +235,7 @@ mod tests {
                 max_resends: Some(0),
                 ..PolicyOverrides::default()
             },
+            beem_app_id: None,
         };
         let apps = Apps::new(HashMap::from([("shop".to_string(), shop)]));
         let base = base();

@@ -9,7 +9,7 @@ use crate::model::Clock;
 use crate::otp::hash::Pepper;
 use crate::otp::pin::Randomness;
 use crate::otp::{
-    Apps, Engine, Limits, Origin, OtpError, Policy, Scope, SendRequest, VerifyRequest,
+    Apps, Engine, Limits, Origin, OtpError, Policy, Scope, SendRequest, TestNumbers, VerifyRequest,
 };
 use crate::secret::Secret;
 use crate::store::{Durability, Store};
@@ -56,10 +56,12 @@ impl Harness {
             resend_cooldown: Duration::ZERO,
             max_resends: 20,
             template: "{code}".into(),
+            templates: Vec::new(),
         };
         let live = LiveConfig::new(Live {
             policy,
             apps: Apps::default(),
+            test_numbers: TestNumbers::default(),
             limits: Limits {
                 per_recipient: Vec::new(),
                 ..Limits::default()
@@ -120,6 +122,7 @@ impl Harness {
             recipient: None,
             appid: "default".into(),
             code: Secret::new(CODE.into()),
+            origin: Origin::default(),
         };
         let reply = self.engine.verify(&Scope::Any, req).await.unwrap();
         assert!(reply.valid, "{reply:?}");

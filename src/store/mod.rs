@@ -16,8 +16,8 @@ mod migrate;
 mod readers;
 mod writer;
 
-pub mod fraud;
 pub mod attempts;
+pub mod fraud;
 pub mod keys;
 pub mod limits;
 pub mod outbox;

@@ -183,6 +183,38 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn delivered_at_is_never_before_submitted_at() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("t.db"), Durability::Normal).unwrap();
+        let v = verification("v1", Timestamp(1_000));
+        let id = store
+            .writer
+            .run(move |tx| {
+                tx.insert_verification(&v)?;
+                tx.record_submitted("v1", "op", "a1b", Timestamp(2_000))?;
+                // The receipt's clock was read a millisecond before the submit's.
+                tx.apply_report(
+                    "op",
+                    "a1b",
+                    DeliveryState::Delivered,
+                    None,
+                    Timestamp(1_999),
+                )
+            })
+            .await
+            .unwrap();
+        assert_eq!(id.as_deref(), Some("v1"));
+        let v = store
+            .readers
+            .verification("v1".into())
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(v.delivery.submitted_at, Some(Timestamp(2_000)));
+        assert_eq!(v.delivery.delivered_at, Some(Timestamp(2_000)));
+    }
+
+    #[tokio::test]
     async fn a_receipt_that_overtakes_its_submit_record_is_held_and_matched() {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(&dir.path().join("t.db"), Durability::Normal).unwrap();

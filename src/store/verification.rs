@@ -250,17 +250,24 @@ impl WriteTx<'_> {
         now: Timestamp,
     ) -> Result<Option<String>, StoreError> {
         let delivered_at = (state == DeliveryState::Delivered).then_some(now.0);
+        // The report's `now` is read before its write is queued, and the dispatcher's
+        // `submitted_at` likewise: a report applied right after the submit was recorded may
+        // carry a time a millisecond before it. A message is not delivered before it was
+        // submitted, so delivered_at is never earlier than submitted_at.
         let id = self
             .conn
             .prepare_cached(
-                "UPDATE verification SET delivery_state = ?3, delivered_at = coalesce(?4, delivered_at), \
+                "UPDATE verification SET delivery_state = ?3, \
+                 delivered_at = CASE WHEN ?4 IS NULL THEN delivered_at \
+                 ELSE max(?4, coalesce(submitted_at, ?4)) END, \
                  delivery_error = ?5 WHERE delivery_channel = ?1 AND message_id = ?2 \
                  AND delivery_state NOT IN ('delivered', 'undelivered', 'expired', 'rejected') \
                  RETURNING id",
             )?
-            .query_row(params![channel, message_id, state.as_str(), delivered_at, error], |r| {
-                r.get(0)
-            })
+            .query_row(
+                params![channel, message_id, state.as_str(), delivered_at, error],
+                |r| r.get(0),
+            )
             .optional()?;
         Ok(id)
     }

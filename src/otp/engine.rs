@@ -369,12 +369,36 @@ impl Engine {
                 {
                     let detail = format!("resend refused by {}", refusal.limit);
                     tx.insert_event(&v.id, "rate_limited", Some(&detail), now)?;
-                    return Ok(Err(refusal));
+                    return Ok(Err(refusal.into()));
+                }
+                // A resend is one more SMS: the fraud guard judges and counts it as a send.
+                // Refused, the verification stays pending (its first code may still arrive).
+                let keys = match test_code {
+                    Some(_) => Keys::default(),
+                    None => live.fraud.keys(&v.recipient, origin.ip),
+                };
+                let judged = fraud::judge_send(tx, &live.fraud, &keys, now)?;
+                if live.fraud.mode == Mode::Block
+                    && let Some(first) = judged.trips.first()
+                {
+                    let detail = format!("resend refused: {}", fraud::describe(&judged.trips));
+                    tx.insert_event(&v.id, "blocked", Some(&detail), now)?;
+                    return Ok(Err(OtpError::Blocked {
+                        detail: first.public(),
+                        verification_id: Some(v.id.clone()),
+                        reason: first.reason(),
+                    }));
                 }
                 // A new code gets the whole ttl again; the failed attempts stay (NIST SP 800-63B).
                 let expires_at = now.plus(Duration::from_millis(v.ttl_ms.max(0) as u64));
                 tx.restart_send(&v.id, now, expires_at)?;
                 tx.insert_event(&v.id, "resent", None, now)?;
+                fraud::count_send(tx, &live.fraud, &judged, &keys, &v.id)?;
+                let flagged = judged.trips.first().map(fraud::Trip::reason);
+                if flagged.is_some() {
+                    let detail = fraud::describe(&judged.trips);
+                    tx.insert_event(&v.id, "flagged", Some(&detail), now)?;
+                }
                 let (channel, state) = match test_code {
                     Some(code) => {
                         test_numbers::record(tx, &pepper, &v, code, now)?;
@@ -389,7 +413,7 @@ impl Engine {
                         (channel.to_string(), DeliveryState::Queued)
                     }
                 };
-                Ok::<_, OtpError>(Ok(SendReply {
+                let reply = SendReply {
                     verification_id: v.id.clone(),
                     appid: v.appid.clone(),
                     recipient: v.recipient.clone(),
@@ -399,10 +423,22 @@ impl Engine {
                     resend_available_at: now.plus(app.resend_cooldown),
                     attempts_left: v.attempts_left(),
                     delivery: DeliveryBrief { state },
-                }))
+                };
+                Ok::<_, OtpError>(Ok((reply, flagged)))
             })
-            .await?
-            .map_err(OtpError::from)?;
+            .await?;
+        let (reply, flagged) = match reply {
+            Ok(sent) => sent,
+            Err(e) => {
+                if let OtpError::Blocked { reason, .. } = &e {
+                    crate::metrics::fraud(&crate::metrics::METRICS.fraud_blocked, reason.as_str());
+                }
+                return Err(e);
+            }
+        };
+        if let Some(reason) = flagged {
+            crate::metrics::fraud(&crate::metrics::METRICS.fraud_flagged, reason.as_str());
+        }
         if reply.delivery.state == DeliveryState::Queued {
             self.dispatch.notify_one();
         }

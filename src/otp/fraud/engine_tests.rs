@@ -313,3 +313,57 @@ async fn mode_off_counts_nothing_and_old_counters_are_pruned() {
     assert_eq!(prune(2 * HOUR - 1).await.unwrap(), 0);
     assert_eq!(prune(2 * HOUR).await.unwrap(), 1);
 }
+
+#[tokio::test]
+async fn a_resend_is_judged_and_counted_as_a_send() {
+    let h = Harness::new(guard(Mode::Block));
+    let mut ids = Vec::new();
+    for n in 0..4 {
+        h.at(i64::from(n) * MIN);
+        ids.push(h.send(&number("+25571", n)).await.unwrap());
+    }
+    h.at(5 * MIN);
+    let first = ids.first().unwrap().clone();
+    let refused = h
+        .engine
+        .resend(&Scope::Any, first.clone(), Origin::default())
+        .await;
+    let Err(OtpError::Blocked {
+        verification_id: Some(id),
+        ..
+    }) = refused
+    else {
+        panic!("not blocked: {refused:?}");
+    };
+    assert_eq!(id, first);
+    // Refused, the resend counts nowhere and the verification stays pending.
+    assert_eq!(h.counts("prefix", "+25571"), (4, 0));
+    let status: String = h
+        .db()
+        .query_row(
+            "SELECT status FROM verification WHERE id = ?1",
+            [&first],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(status, "pending");
+    let blocked = h.events("blocked");
+    assert_eq!(blocked.len(), 1);
+    assert!(blocked[0].1.starts_with("resend refused: "), "{blocked:?}");
+
+    // In record mode the same resend goes out, counted and flagged.
+    let h = Harness::new(guard(Mode::Record));
+    let mut ids = Vec::new();
+    for n in 0..4 {
+        h.at(i64::from(n) * MIN);
+        ids.push(h.send(&number("+25571", n)).await.unwrap());
+    }
+    h.at(5 * MIN);
+    let first = ids.first().unwrap().clone();
+    h.engine
+        .resend(&Scope::Any, first.clone(), Origin::default())
+        .await
+        .unwrap();
+    assert_eq!(h.counts("prefix", "+25571"), (5, 0));
+    assert_eq!(h.events("flagged").last().unwrap().0, first);
+}

@@ -38,6 +38,7 @@ pub mod modem_sim;
 pub mod otp;
 pub mod proto;
 pub mod secret;
+pub mod signals;
 pub mod smsc_sim;
 pub mod store;
 pub mod systemd;

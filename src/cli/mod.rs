@@ -8,6 +8,7 @@ mod modem;
 
 use crate::config::Config;
 use crate::daemon;
+use crate::signals::StopSignals;
 use anyhow::Context;
 use clap::{Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
@@ -240,31 +241,18 @@ fn serve(
     let rt = runtime()?;
     rt.block_on(async move {
         let stop = CancellationToken::new();
-        let signals = stop.clone();
-        tokio::spawn(async move {
-            wait_for_signal().await;
-            tracing::info!("signal received: shutting down");
-            signals.cancel();
+        let signals = StopSignals::install().context("cannot install signal handlers")?;
+        tokio::spawn({
+            let stop = stop.clone();
+            async move {
+                signals.recv().await;
+                tracing::info!("signal received: shutting down");
+                stop.cancel();
+            }
         });
         daemon::run(config, config_path, data_dir, stop)
             .await
             .context("otpd stopped with an error")
     })?;
     Ok(0)
-}
-
-async fn wait_for_signal() {
-    use tokio::signal::unix::{SignalKind, signal};
-    let (Ok(mut term), Ok(mut int)) = (
-        signal(SignalKind::terminate()),
-        signal(SignalKind::interrupt()),
-    ) else {
-        tracing::error!("cannot install signal handlers; stop otpd with SIGKILL");
-        std::future::pending::<()>().await;
-        return;
-    };
-    tokio::select! {
-        _ = term.recv() => {}
-        _ = int.recv() => {}
-    }
 }

@@ -20,6 +20,7 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
+use crate::signals::StopSignals;
 use anyhow::Context as _;
 use nix::fcntl::OFlag;
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
@@ -165,10 +166,11 @@ fn print(message: Delivered) {
 /// Runs until SIGINT or SIGTERM: what `otpd modem-sim` calls.
 pub async fn run(args: SimArgs) -> anyhow::Result<()> {
     let stop = CancellationToken::new();
+    let signals = StopSignals::install()?;
     tokio::spawn({
         let stop = stop.clone();
         async move {
-            wait_for_signal().await;
+            signals.recv().await;
             stop.cancel();
         }
     });
@@ -221,22 +223,6 @@ async fn serve_on_ptys(args: &SimArgs, stop: &CancellationToken) -> anyhow::Resu
 
 fn now() -> std::time::Instant {
     tokio::time::Instant::now().into_std()
-}
-
-async fn wait_for_signal() {
-    use tokio::signal::unix::{SignalKind, signal};
-    let (Ok(mut term), Ok(mut int)) = (
-        signal(SignalKind::terminate()),
-        signal(SignalKind::interrupt()),
-    ) else {
-        tracing::error!("modem-sim: cannot install signal handlers; stop it with SIGKILL");
-        std::future::pending::<()>().await;
-        return;
-    };
-    tokio::select! {
-        _ = term.recv() => {}
-        _ = int.recv() => {}
-    }
 }
 
 #[cfg(test)]

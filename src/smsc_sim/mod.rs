@@ -303,11 +303,12 @@ async fn accept_loop(
     }
 }
 
-/// Runs until ctrl-c: what `otpd smsc-sim` calls.
+/// Runs until SIGINT or SIGTERM: what `otpd smsc-sim` calls.
 pub async fn run(args: SimArgs) -> anyhow::Result<()> {
+    let signals = crate::signals::StopSignals::install().context("smsc-sim: signal handlers")?;
     let sim = SmscSim::start(args).await?;
     tracing::info!(listen = %sim.local_addr(), "smsc-sim listening");
-    let interrupted = tokio::signal::ctrl_c().await;
+    signals.recv().await;
     let stats = sim.stats();
     sim.stop().await;
     tracing::info!(
@@ -317,5 +318,5 @@ pub async fn run(args: SimArgs) -> anyhow::Result<()> {
         receipts_acked = stats.receipts_acked,
         "smsc-sim stopped"
     );
-    interrupted.context("smsc-sim: waiting for ctrl-c")
+    Ok(())
 }

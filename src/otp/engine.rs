@@ -312,22 +312,7 @@ impl Engine {
                 Ok(Ok((reply, flagged)))
             })
             .await?;
-        let (reply, flagged) = match reply {
-            Ok(sent) => sent,
-            Err(e) => {
-                if let OtpError::Blocked { reason, .. } = &e {
-                    crate::metrics::fraud(&crate::metrics::METRICS.fraud_blocked, reason.as_str());
-                }
-                return Err(e);
-            }
-        };
-        if let Some(reason) = flagged {
-            crate::metrics::fraud(&crate::metrics::METRICS.fraud_flagged, reason.as_str());
-        }
-        if reply.delivery.state == DeliveryState::Queued {
-            self.dispatch.notify_one();
-        }
-        Ok(reply)
+        self.sent(reply)
     }
 
     /// A new code for a pending verification. It counts as a send for every rate limit (it
@@ -427,7 +412,16 @@ impl Engine {
                 Ok::<_, OtpError>(Ok((reply, flagged)))
             })
             .await?;
-        let (reply, flagged) = match reply {
+        self.sent(reply)
+    }
+
+    /// After a send or resend's transaction: counts what the fraud guard did, and wakes the
+    /// dispatcher when a message was queued.
+    fn sent(
+        &self,
+        outcome: Result<(SendReply, Option<Reason>), OtpError>,
+    ) -> Result<SendReply, OtpError> {
+        let (reply, flagged) = match outcome {
             Ok(sent) => sent,
             Err(e) => {
                 if let OtpError::Blocked { reason, .. } = &e {

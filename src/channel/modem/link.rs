@@ -158,6 +158,9 @@ impl Link {
             self.give_back_held();
             match end {
                 End::Stopped => break,
+                // On the way down the device may close before the link sees the stop (the
+                // in-process sim stops with the daemon): not a failure to report.
+                End::Again { .. } if stop.is_cancelled() => break,
                 End::Again { why, up_for } => {
                     if up_for.is_some_and(|t| t >= self.timing.stable_after) {
                         pause = self.timing.reopen_min;

@@ -32,6 +32,7 @@ pub mod config;
 pub mod daemon;
 pub mod delivery;
 pub mod live;
+pub mod log_mask;
 pub mod metrics;
 pub mod model;
 pub mod modem_sim;

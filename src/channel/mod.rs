@@ -88,15 +88,3 @@ pub trait Channel: Send + Sync {
     /// the network took it.
     fn submit(&self, message: Outgoing) -> SubmitFuture;
 }
-
-/// A recipient as logs show it: country code and the last three digits (+2557****678), so a
-/// log can be read without exposing whom codes went to.
-pub fn mask(recipient: &str) -> String {
-    let chars: Vec<char> = recipient.chars().collect();
-    if chars.len() <= 8 {
-        return "*".repeat(chars.len());
-    }
-    let head: String = chars.iter().take(5).collect();
-    let tail: String = chars.iter().skip(chars.len() - 3).collect();
-    format!("{head}****{tail}")
-}

@@ -33,7 +33,9 @@ pub use limits::LimitsConfig;
 pub use locate::ConfigError;
 use locate::Locator;
 pub use secret::Secret;
-pub use sections::{ApiConfig, AppConfig, OtpConfig, StoreConfig, Synchronous};
+pub use sections::{
+    ApiConfig, AppConfig, LogConfig, OtpConfig, RecipientLogging, StoreConfig, Synchronous,
+};
 pub use webhook::{EVENTS, WebhookConfig};
 
 #[derive(Debug, Clone)]
@@ -42,6 +44,7 @@ pub struct Config {
     pub api: ApiConfig,
     pub otp: OtpConfig,
     pub store: StoreConfig,
+    pub log: LogConfig,
     pub limits: LimitsConfig,
     pub fraud: FraudConfig,
     /// `[[channel]]`; one "sim" channel when the file has none.
@@ -62,6 +65,7 @@ struct RawConfig {
     api: ApiConfig,
     otp: OtpConfig,
     store: StoreConfig,
+    log: LogConfig,
     limits: LimitsConfig,
     fraud: FraudConfig,
     channel: Vec<channel::RawChannel>,
@@ -78,6 +82,7 @@ impl Default for Config {
             api: raw.api,
             otp: raw.otp,
             store: raw.store,
+            log: raw.log,
             limits: raw.limits,
             fraud: raw.fraud,
             channels: vec![ChannelConfig::default_sim()],
@@ -156,6 +161,7 @@ impl Config {
             api: raw.api,
             otp: raw.otp,
             store: raw.store,
+            log: raw.log,
             limits: raw.limits,
             fraud: raw.fraud,
             channels: channel::build(raw.channel, &loc)?,
@@ -188,6 +194,8 @@ pepper_file = "/etc/otpd/pepper"
 [store]
 synchronous = "normal"
 retention = "30d"
+[log]
+recipients = "full"
 [[app]]
 id = "shop"
 name = "Shop"
@@ -262,6 +270,8 @@ kind = "sim"
         assert_eq!(c.otp.pepper_file, Some(PathBuf::from("/etc/otpd/pepper")));
         assert_eq!(c.store.synchronous, Synchronous::Normal);
         assert_eq!(c.store.retention, Duration::from_secs(30 * 86400));
+        assert_eq!(c.log.recipients, RecipientLogging::Full);
+        assert_eq!(Config::default().log.recipients, RecipientLogging::Masked);
         assert_eq!(c.apps.len(), 1);
         assert_eq!(c.apps[0].from.as_deref(), Some("SHOP"));
         let names: Vec<&str> = c.channels.iter().map(|c| c.name.as_str()).collect();

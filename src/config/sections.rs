@@ -96,6 +96,23 @@ impl Default for StoreConfig {
     }
 }
 
+/// `[log]`
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogConfig {
+    /// How log lines show phone numbers.
+    pub recipients: RecipientLogging,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RecipientLogging {
+    /// `+2557****678`
+    #[default]
+    Masked,
+    Full,
+}
+
 /// SQLite's `PRAGMA synchronous`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]

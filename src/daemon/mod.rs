@@ -15,7 +15,7 @@ mod reload;
 use crate::api::AppState;
 use crate::api::serve::{Listeners, bind_tcp, bind_unix, serve};
 use crate::channel::{Channel, DeliveryReport};
-use crate::config::{Config, Synchronous};
+use crate::config::{Config, RecipientLogging, Synchronous};
 use crate::delivery::Dispatcher;
 use crate::delivery::reports::ReportSink;
 use crate::delivery::router::{Route, Router};
@@ -158,6 +158,7 @@ pub async fn run(
     let mut channel_set = ChannelSet::new(report_tx, clock.clone());
     let channels = channel_set.apply(&config.channels)?;
     let live = LiveConfig::new(live_from(&config, channels));
+    crate::log_mask::show_full(config.log.recipients == RecipientLogging::Full);
     let phones = channel_set.phones.clone();
     let pepper = Arc::new(pepper);
     let wake = Arc::new(Notify::new());

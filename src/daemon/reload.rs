@@ -7,7 +7,7 @@
 //! restart.
 
 use super::channels::ChannelSet;
-use crate::config::Config;
+use crate::config::{Config, RecipientLogging};
 use crate::live::LiveConfig;
 use crate::store::Writer;
 use crate::webhook::{WebhookTable, Webhooks};
@@ -65,6 +65,7 @@ pub async fn on_sighup(
         match channels.apply(&next.channels) {
             Ok(running) => {
                 live.set(super::live_from(&next, running));
+                crate::log_mask::show_full(next.log.recipients == RecipientLogging::Full);
                 let webhooks = Webhooks::from_config(&next.webhooks);
                 hooks.writer.set_subscriptions(webhooks.subscriptions());
                 hooks.table.set(webhooks);

@@ -299,7 +299,7 @@ impl Dispatcher {
             SubmitOutcome::Retry { error, .. }
             | SubmitOutcome::Failover { error }
             | SubmitOutcome::Reject { error, .. } => {
-                tracing::warn!(verification = %v.id, channel = chan.name(), error = %error, "a channel did not take a message");
+                tracing::warn!(verification = %v.id, to = %crate::log_mask::recipient(&v.recipient), channel = chan.name(), error = %error, "a channel did not take a message");
             }
         }
         let name = chan.name().to_string();

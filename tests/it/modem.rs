@@ -2,9 +2,10 @@
 //! through a USB stick: the real serial open, the AT conversation, the PDUs, the status
 //! reports, and the faults a dongle on a Raspberry Pi shows (errors, a hang, vanishing).
 
-use crate::client::{code_of, recipient};
+use crate::client::{code_of, eventually, recipient};
 use crate::modem_interop::ModemSim;
 use crate::support::{Daemon, otpd, output_within_deadline};
+use serde_json::json;
 
 fn daemon_on(sim: &ModemSim) -> Daemon {
     Daemon::start(&format!(
@@ -73,6 +74,52 @@ async fn a_number_the_network_calls_unassigned_fails_the_verification() {
         error.contains("+CMS ERROR: 1 (unassigned number)"),
         "{error}"
     );
+}
+
+#[tokio::test]
+async fn logs_mask_recipients_unless_configured_otherwise_and_a_reload_applies_it() {
+    let sim = ModemSim::start(&["--cms-error-every", "1", "--cms-error", "1"]);
+    let daemon = daemon_on(&sim);
+    let c = daemon.unix();
+    let refused_line = |to: &str| {
+        let to = to.to_string();
+        let d = &daemon;
+        async move {
+            eventually("the refusal's log line", || async {
+                d.log_lines()
+                    .into_iter()
+                    .filter(|l| l.contains("a channel did not take a message"))
+                    .find(|l| l.contains(&to[..5]) && l.contains(&to[to.len() - 3..]))
+            })
+            .await
+        }
+    };
+    let masked = recipient();
+    c.send_ok(json!({ "recipient": masked })).await;
+    let line = refused_line(&masked).await;
+    let shown = format!("{}****{}", &masked[..5], &masked[masked.len() - 3..]);
+    assert!(line.contains(&shown), "{line}");
+    assert!(!line.contains(&masked), "{line}");
+
+    let config = std::fs::read_to_string(daemon.config_path()).unwrap();
+    std::fs::write(
+        daemon.config_path(),
+        format!("[log]\nrecipients = \"full\"\n{config}"),
+    )
+    .unwrap();
+    daemon.signal("HUP");
+    eventually("the reload", || async {
+        let lines = daemon.log_lines();
+        lines
+            .iter()
+            .any(|l| l.contains("configuration reloaded"))
+            .then_some(())
+    })
+    .await;
+    let full = recipient();
+    c.send_ok(json!({ "recipient": full })).await;
+    let line = refused_line(&full).await;
+    assert!(line.contains(&full), "{line}");
 }
 
 #[tokio::test]

@@ -17,7 +17,8 @@ use super::device::{Device, Stream};
 use super::reports::SentParts;
 use super::{Request, cms};
 use crate::channel::smpp::SharedHealth;
-use crate::channel::{DeliveryReport, LinkState, Outgoing, SubmitOutcome, mask};
+use crate::channel::{DeliveryReport, LinkState, Outgoing, SubmitOutcome};
+use crate::log_mask;
 use crate::metrics::{self, ChannelLabel, METRICS};
 use crate::model::{Clock, DeliveryState};
 use crate::proto::modem::{Busy, Event, ModemConfig, PIN_REFUSED, Session};
@@ -337,7 +338,7 @@ impl Link {
             Event::Incoming(deliver) => {
                 // An SMS to the modem's number (a reply, an operator notice). Shown to
                 // people in the log; the text is not a secret of ours.
-                tracing::info!(channel = %self.name, from = %mask(&deliver.originator), text = %deliver.text.escape_debug(), "incoming SMS");
+                tracing::info!(channel = %self.name, from = %log_mask::recipient(&deliver.originator), text = %deliver.text.escape_debug(), "incoming SMS");
             }
             Event::Urc(urc) => {
                 tracing::debug!(channel = %self.name, name = %urc.name, text = %urc.text.escape_debug(), "unsolicited result");

@@ -524,7 +524,7 @@ impl Link {
                         let _ = self.reports.send(report).await;
                     }
                     None => {
-                        tracing::info!(channel = %self.name, from = %crate::channel::mask(&source), bytes = short_message.len(), "incoming SMS (not a receipt); ignored")
+                        tracing::info!(channel = %self.name, from = %crate::log_mask::recipient(&source), bytes = short_message.len(), "incoming SMS (not a receipt); ignored")
                     }
                 }
             }

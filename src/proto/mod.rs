@@ -14,3 +14,6 @@ pub mod gsm7;
 pub mod modem;
 pub mod smpp;
 pub mod sms;
+
+#[cfg(test)]
+mod properties;

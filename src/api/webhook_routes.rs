@@ -82,7 +82,8 @@ pub async fn log(
     RawQuery(query): RawQuery,
 ) -> Result<Response, ApiError> {
     let q = query.as_deref();
-    let param = |name| query_param(q, name);
+    // An empty value (`state=`) is the same as no parameter, as on the other /otp/ lists.
+    let param = |name| query_param(q, name).map(|v| v.filter(|t| !t.is_empty()));
     let limit = match param("limit")? {
         None => DEFAULT_LIMIT,
         Some(text) => match text.parse::<usize>() {

@@ -17,3 +17,6 @@ phones = st.integers(min_value=0, max_value=999_999).flatmap(
 )
 
 schemathesis.openapi.format("phone", phones)
+
+# Beem's msisdn: the same numbers without the '+'.
+schemathesis.openapi.format("msisdn", st.integers(min_value=0, max_value=999_999).map(lambda n: f"255713{n:06d}"))

@@ -12,7 +12,7 @@
 //! [`every_operation_answers_as_documented`]; the test fails while a documented operation is
 //! not called there.
 
-use crate::client::{Reply, recipient, wrong};
+use crate::client::{Client, Reply, recipient, wrong};
 use crate::support::Daemon;
 use serde_json::{Value, json};
 use std::collections::BTreeSet;
@@ -297,7 +297,8 @@ fn every_route_of_the_code_is_documented() {
     );
 }
 
-/// Small limits, so that each refusal is quick to reach.
+/// Small limits, so that each refusal is quick to reach; a webhook whose receiver refuses
+/// connections (port 9, discard, is closed), so that the delivery log has tries to show.
 const CONFIG: &str = r#"
 [api]
 listen = ["127.0.0.1:0"]
@@ -308,11 +309,18 @@ resend_cooldown = "0s"
 max_resends = 1
 [limits]
 per_recipient = ["3/1h"]
+[[webhook]]
+name = "closed"
+app = "*"
+url = "http://127.0.0.1:9/otpd"
 "#;
 
 #[tokio::test]
 async fn every_operation_answers_as_documented() {
-    let daemon = Daemon::start(CONFIG);
+    let dir = tempfile::tempdir().unwrap();
+    let secret = dir.path().join("webhook.secret");
+    std::fs::write(&secret, "a webhook secret\n").unwrap();
+    let daemon = Daemon::start(&format!("{CONFIG}secret_file = {secret:?}\n"));
     let key = daemon.create_key("default");
     let api = daemon.tcp().with_key(&key);
     let anonymous = daemon.tcp();
@@ -492,6 +500,9 @@ async fn every_operation_answers_as_documented() {
     assert_eq!(limited.status, 429, "{}", limited.text);
     c.check("POST", "/otp/send", &limited);
 
+    manage_operations(&c, &api, &anonymous, &to, &id).await;
+    beem_operations(&c, &api, &anonymous).await;
+
     // Operations, without a key.
     c.check("GET", "/healthz", &anonymous.get("/healthz").await);
     c.check("GET", "/readyz", &anonymous.get("/readyz").await);
@@ -510,6 +521,277 @@ async fn every_operation_answers_as_documented() {
         "operations of openapi.json that this test does not call: {unchecked:?}; call each \
          for its main outcomes above"
     );
+}
+
+/// The management endpoints, after the calls above left verifications, events and attempts.
+async fn manage_operations(c: &Conformance, api: &Client, anonymous: &Client, to: &str, id: &str) {
+    let to = crate::client::encode(to);
+    let get = |path: String, status: u16| async move {
+        let reply = api.get(&path).await;
+        assert_eq!(reply.status, status, "GET {path}: {}", reply.text);
+        reply
+    };
+    for (path, status) in [
+        ("/otp/list".to_string(), 200),
+        (format!("/otp/list?recipient={to}&status=approved"), 200),
+        ("/otp/list?limit=0".into(), 400),
+        ("/otp/list?colour=red".into(), 400),
+        ("/otp/list?appid=another".into(), 404),
+    ] {
+        c.check("GET", "/otp/list", &get(path, status).await);
+    }
+    let first = get("/otp/list?limit=1".into(), 200).await;
+    let cursor = first.body["next_cursor"]
+        .as_str()
+        .expect("a next page")
+        .to_string();
+    let next = format!(
+        "/otp/list?limit=1&cursor={}",
+        crate::client::encode(&cursor)
+    );
+    c.check("GET", "/otp/list", &get(next, 200).await);
+    c.check("GET", "/otp/list", &anonymous.get("/otp/list").await);
+
+    for (path, status) in [
+        (format!("/otp/logs?verification_id={id}"), 200),
+        ("/otp/logs?limit=2".into(), 200),
+        ("/otp/logs?verification_id=no-such-id".into(), 404),
+        ("/otp/logs?since=yesterday".into(), 400),
+    ] {
+        c.check("GET", "/otp/logs", &get(path, status).await);
+    }
+    c.check("GET", "/otp/logs", &anonymous.get("/otp/logs").await);
+
+    for (path, status) in [
+        (format!("/otp/attempts?verification_id={id}"), 200),
+        ("/otp/attempts".into(), 400),
+        ("/otp/attempts?verification_id=no-such-id".into(), 404),
+    ] {
+        c.check("GET", "/otp/attempts", &get(path, status).await);
+    }
+    c.check(
+        "GET",
+        "/otp/attempts",
+        &anonymous.get("/otp/attempts?verification_id=x").await,
+    );
+
+    for (path, status) in [
+        (format!("/otp/rate-limits?recipient={to}"), 200),
+        ("/otp/rate-limits".into(), 200),
+        ("/otp/rate-limits?recipient=12".into(), 400),
+        ("/otp/rate-limits?appid=another".into(), 404),
+    ] {
+        c.check("GET", "/otp/rate-limits", &get(path, status).await);
+    }
+    c.check(
+        "GET",
+        "/otp/rate-limits",
+        &anonymous.get("/otp/rate-limits").await,
+    );
+
+    for (path, status) in [
+        ("/otp/reports".to_string(), 200),
+        ("/otp/reports?group_by=channel".into(), 200),
+        (
+            "/otp/reports?group_by=appid&since=2026-01-01T00:00:00Z".into(),
+            200,
+        ),
+        ("/otp/reports?group_by=week".into(), 400),
+        ("/otp/reports?appid=another".into(), 404),
+    ] {
+        c.check("GET", "/otp/reports", &get(path, status).await);
+    }
+    c.check("GET", "/otp/reports", &anonymous.get("/otp/reports").await);
+
+    // The webhook's first tries have failed (connection refused) by now, or soon.
+    let tried = crate::client::eventually("a failed webhook try", || async {
+        let reply = api.get("/otp/webhooks?limit=5").await;
+        let items = reply.body["items"].as_array()?;
+        items
+            .iter()
+            .any(|i| i["attempts"].as_array().is_some_and(|a| !a.is_empty()))
+            .then_some(reply)
+    })
+    .await;
+    c.check("GET", "/otp/webhooks", &tried);
+    for (path, status) in [
+        ("/otp/webhooks?state=delivered".to_string(), 200),
+        ("/otp/webhooks?appid=another".into(), 200),
+        ("/otp/webhooks?state=lost".into(), 400),
+        ("/otp/webhooks?limit=0".into(), 400),
+    ] {
+        c.check("GET", "/otp/webhooks", &get(path, status).await);
+    }
+    c.check(
+        "GET",
+        "/otp/webhooks",
+        &anonymous.get("/otp/webhooks").await,
+    );
+}
+
+/// The Beem-compatible calls: each code otpd sends, and the problems of the transport.
+async fn beem_operations(c: &Conformance, api: &Client, anonymous: &Client) {
+    let beem = |path: &'static str, body: Value, status: u16, code: u64| async move {
+        let reply = api.post(path, &body).await;
+        assert_eq!(reply.status, status, "POST {path} {body}: {}", reply.text);
+        assert_eq!(
+            reply.body["data"]["message"]["code"], code,
+            "{}",
+            reply.text
+        );
+        c.check("POST", path, &reply);
+        reply
+    };
+    let to = recipient();
+    let msisdn = to.trim_start_matches('+').to_string();
+    let sent = beem(
+        "/v1/request",
+        json!({ "appId": 1, "msisdn": msisdn }),
+        200,
+        100,
+    )
+    .await;
+    let pin_id = sent.body["data"]["pinId"].as_str().unwrap().to_string();
+    beem("/v1/request", json!({ "appId": "1" }), 400, 103).await;
+    beem(
+        "/v1/request",
+        json!({ "appId": 1, "msisdn": "0712345678" }),
+        400,
+        102,
+    )
+    .await;
+    beem("/v1/request", json!({ "msisdn": msisdn }), 400, 104).await;
+    beem(
+        "/v1/request",
+        json!({ "appId": "shop", "msisdn": msisdn }),
+        403,
+        106,
+    )
+    .await;
+    let no_key = anonymous
+        .post("/v1/request", &json!({ "appId": 1, "msisdn": msisdn }))
+        .await;
+    assert_eq!(no_key.status, 401, "{}", no_key.text);
+    c.check("POST", "/v1/request", &no_key);
+    let not_object = api.post("/v1/request", &json!([1])).await;
+    assert_eq!(not_object.status, 400, "{}", not_object.text);
+    c.check("POST", "/v1/request", &not_object);
+    let text = Some(("text/plain", b"{}".to_vec()));
+    c.check(
+        "POST",
+        "/v1/request",
+        &api.call("POST", "/v1/request", &[], text).await,
+    );
+    let huge = json!({ "appId": 1, "msisdn": "x".repeat(2000) });
+    let huge = Some(("application/json", huge.to_string().into_bytes()));
+    c.check(
+        "POST",
+        "/v1/request",
+        &api.call("POST", "/v1/request", &[], huge).await,
+    );
+    // per_recipient 3/1h: the fourth request for one number.
+    for _ in 0..2 {
+        beem(
+            "/v1/request",
+            json!({ "appId": 1, "msisdn": msisdn }),
+            200,
+            100,
+        )
+        .await;
+    }
+    let limited = beem(
+        "/v1/request",
+        json!({ "appId": 1, "msisdn": msisdn }),
+        429,
+        101,
+    )
+    .await;
+    assert!(limited.header("retry-after").is_some());
+
+    // The first PIN was replaced by the later requests: a timeout for the client.
+    let code = api.wait_code(&to, 1).await;
+    beem(
+        "/v1/verify",
+        json!({ "pinId": pin_id, "pin": code }),
+        200,
+        115,
+    )
+    .await;
+    let other = recipient();
+    let sent = beem(
+        "/v1/request",
+        json!({ "appId": 1, "msisdn": other }),
+        200,
+        100,
+    )
+    .await;
+    let pin_id = sent.body["data"]["pinId"].as_str().unwrap().to_string();
+    let code = api.wait_code(&other, 1).await;
+    beem(
+        "/v1/verify",
+        json!({ "pinId": pin_id, "pin": wrong(&code) }),
+        200,
+        114,
+    )
+    .await;
+    beem(
+        "/v1/verify",
+        json!({ "pinId": pin_id, "pin": code }),
+        200,
+        117,
+    )
+    .await;
+    beem(
+        "/v1/verify",
+        json!({ "pinId": pin_id, "pin": code }),
+        200,
+        118,
+    )
+    .await;
+    beem("/v1/verify", json!({ "pinId": pin_id }), 400, 111).await;
+    beem("/v1/verify", json!({ "pin": code }), 400, 112).await;
+    beem(
+        "/v1/verify",
+        json!({ "pinId": "no-such-id", "pin": "1234" }),
+        404,
+        113,
+    )
+    .await;
+    let no_key = anonymous
+        .post("/v1/verify", &json!({ "pinId": pin_id, "pin": code }))
+        .await;
+    assert_eq!(no_key.status, 401, "{}", no_key.text);
+    c.check("POST", "/v1/verify", &no_key);
+    c.check(
+        "POST",
+        "/v1/verify",
+        &api.post("/v1/verify", &json!("pin")).await,
+    );
+    // max_attempts = 2: the second wrong PIN ends it.
+    let third = recipient();
+    let sent = beem(
+        "/v1/request",
+        json!({ "appId": 1, "msisdn": third }),
+        200,
+        100,
+    )
+    .await;
+    let pin_id = sent.body["data"]["pinId"].as_str().unwrap().to_string();
+    let code = api.wait_code(&third, 1).await;
+    beem(
+        "/v1/verify",
+        json!({ "pinId": pin_id, "pin": wrong(&code) }),
+        200,
+        114,
+    )
+    .await;
+    beem(
+        "/v1/verify",
+        json!({ "pinId": pin_id, "pin": wrong(&code) }),
+        200,
+        116,
+    )
+    .await;
 }
 
 /// The check itself: an answer that breaks the document fails with a message that says how.

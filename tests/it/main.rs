@@ -14,6 +14,7 @@
 
 mod apps;
 mod auth;
+mod beem;
 mod cli;
 mod client;
 mod durability;

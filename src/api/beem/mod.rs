@@ -7,8 +7,9 @@
 //! the app whose `beem_app_id` it is, else `default`. Requests go through the same engine as
 //! /otp/send and /otp/verify: the same limits, events and metrics.
 //!
-//! Transport-level faults keep the problem+json of the rest of the API (415 wrong content
-//! type, 413 too large, 400 not a JSON object): no Beem code describes them.
+//! Credentials are checked before the body is read (110 and 401 whatever the body). After
+//! that, transport-level faults keep the problem+json of the rest of the API (415 wrong
+//! content type, 413 too large, 400 not a JSON object): no Beem code describes them.
 
 pub mod codes;
 pub mod input;
@@ -21,7 +22,7 @@ use super::problem::ApiError;
 use crate::metrics;
 use crate::otp::{Apps, DEFAULT_APP, Origin, SendRequest, VerifyRequest};
 use crate::secret::Secret;
-use axum::extract::State;
+use axum::extract::{FromRequest, Request, State};
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use codes::{Code, Outcome};
@@ -80,6 +81,21 @@ fn unauthenticated(e: ApiError) -> Response {
     }
 }
 
+/// The caller, then the body. The body is read only once the credentials hold, as on
+/// /otp/* (whose `Caller` extractor rejects first): a stranger gets 110 whatever it sends,
+/// and its body, up to `max_body`, is never read.
+async fn caller_and_body(
+    state: &Arc<AppState>,
+    caller: Result<Caller, ApiError>,
+    req: Request,
+) -> Result<(Caller, Value), Response> {
+    let caller = caller.map_err(unauthenticated)?;
+    let Json(body) = Json::<Value>::from_request(req, state)
+        .await
+        .map_err(IntoResponse::into_response)?;
+    Ok((caller, body))
+}
+
 /// The app a `/v1/request` acts for, given its `appId`.
 pub fn app_for(caller: &Caller, app_id: u64, apps: &Apps) -> Result<String, Code> {
     match caller {
@@ -98,11 +114,11 @@ pub async fn request(
     State(state): State<Arc<AppState>>,
     caller: Result<Caller, ApiError>,
     ClientIp(ip): ClientIp,
-    Json(body): Json<Value>,
+    req: Request,
 ) -> Response {
-    let caller = match caller {
-        Ok(c) => c,
-        Err(e) => return unauthenticated(e),
+    let (caller, body) = match caller_and_body(&state, caller, req).await {
+        Ok(p) => p,
+        Err(refused) => return refused,
     };
     let live = state.engine.live.get();
     let parsed = input::app_id(&body)
@@ -146,11 +162,11 @@ pub async fn verify(
     State(state): State<Arc<AppState>>,
     caller: Result<Caller, ApiError>,
     ClientIp(ip): ClientIp,
-    Json(body): Json<Value>,
+    req: Request,
 ) -> Response {
-    let caller = match caller {
-        Ok(c) => c,
-        Err(e) => return unauthenticated(e),
+    let (caller, body) = match caller_and_body(&state, caller, req).await {
+        Ok(p) => p,
+        Err(refused) => return refused,
     };
     let parsed = input::pin_id(&body).and_then(|id| Ok((id, input::pin(&body)?)));
     let (pin_id, pin) = match parsed {

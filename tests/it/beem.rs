@@ -406,16 +406,18 @@ async fn attempts_run_out_and_pins_time_out() {
         "Attempts exceeded",
     );
 
-    // quick's pins live one second: once its status says expired, the right pin is 115.
+    // quick's pins live one second: once its status says expired, any pin is 115. (Not
+    // waiting for the code: on a loaded machine it may not be sent within the second, and an
+    // expired code is never judged, so which pin is sent does not matter;
+    // otp_flow::a_code_expires_after_its_ttl shows the right code refused after expiry.)
     let quick = basic(&d, &d.create_key("quick"));
-    let (digits, e164) = msisdn(41);
+    let (digits, _) = msisdn(41);
     let pin_id = assert_sent(&request(&quick, json!({ "appId": QUICK, "msisdn": digits })).await);
-    let pin = d.unix().wait_code(&e164, 1).await;
     quick
         .wait_status(&pin_id, "status expired", |s| s["status"] == "expired")
         .await;
     assert_beem(
-        &verify(&quick, &pin_id, &pin).await,
+        &verify(&quick, &pin_id, "000000").await,
         200,
         115,
         "Pin Timeout",

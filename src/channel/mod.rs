@@ -13,6 +13,7 @@ use crate::model::{DeliveryState, Timestamp};
 use crate::secret::Secret;
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// A message on its way out. `text` holds the code: it lives in memory only.
@@ -48,6 +49,54 @@ pub struct DeliveryReport {
     pub state: DeliveryState,
     pub error: Option<String>,
     pub at: Timestamp,
+    /// Called once the report is recorded; the channel acknowledges it to the network then.
+    pub recorded: OnRecorded,
+}
+
+/// What a channel wants done once a report of its is recorded (committed, or held until the
+/// submit it names is): an SMPP link answers the receipt's deliver_sm only then, so a crash
+/// before the record leaves it unanswered and the SMSC sends it again. Called at most once;
+/// the default does nothing.
+#[derive(Clone, Default)]
+pub struct OnRecorded(Option<Arc<RecordedOnce>>);
+
+pub struct RecordedOnce {
+    done: std::sync::atomic::AtomicBool,
+    call: Box<dyn Fn() + Send + Sync>,
+}
+
+impl OnRecorded {
+    pub fn new(call: impl Fn() + Send + Sync + 'static) -> OnRecorded {
+        OnRecorded(Some(Arc::new(RecordedOnce {
+            done: std::sync::atomic::AtomicBool::new(false),
+            call: Box::new(call),
+        })))
+    }
+
+    pub fn call(&self) {
+        if let Some(once) = &self.0
+            && !once.done.swap(true, std::sync::atomic::Ordering::AcqRel)
+        {
+            (once.call)();
+        }
+    }
+}
+
+impl std::fmt::Debug for OnRecorded {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.0.is_some() {
+            "OnRecorded(..)"
+        } else {
+            "OnRecorded(none)"
+        })
+    }
+}
+
+/// Reports compare by what they say; who waits for their record is not part of it.
+impl PartialEq for OnRecorded {
+    fn eq(&self, _: &OnRecorded) -> bool {
+        true
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]

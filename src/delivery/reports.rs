@@ -5,7 +5,7 @@
 //! applied then. Held reports are also retried every few seconds, and dropped with a log line
 //! after [`HOLD`].
 
-use crate::channel::DeliveryReport;
+use crate::channel::{DeliveryReport, OnRecorded};
 use crate::model::{Clock, DeliveryState};
 use crate::store::{Store, StoreError};
 use std::collections::HashMap;
@@ -84,7 +84,10 @@ impl ReportSink {
                     while let Ok(r) = reports.try_recv() {
                         batch.push((r, now));
                     }
-                    let _ = self.apply(batch.into_iter().map(|(r, _)| r).collect()).await;
+                    let recorded: Vec<OnRecorded> = batch.iter().map(|(r, _)| r.recorded.clone()).collect();
+                    if self.apply(batch.into_iter().map(|(r, _)| r).collect()).await.is_ok() {
+                        recorded.iter().for_each(OnRecorded::call);
+                    }
                     break;
                 }
             }
@@ -99,12 +102,21 @@ impl ReportSink {
             }
             let arrived: HashMap<(String, String), Instant> =
                 batch.iter().map(|(r, at)| (key(r), *at)).collect();
+            let recorded: Vec<OnRecorded> = batch.iter().map(|(r, _)| r.recorded.clone()).collect();
             let unmatched = match self
                 .apply(batch.into_iter().map(|(r, _)| r).collect())
                 .await
             {
-                Ok(unmatched) => unmatched,
+                Ok(unmatched) => {
+                    // Committed, or about to be held for the submit they name: the channel
+                    // may tell the network it has them. (A held report lives in memory: a
+                    // crash in the moment between a submit's record and the report's match
+                    // still loses it; see the README, "Crash loop".)
+                    recorded.iter().for_each(OnRecorded::call);
+                    unmatched
+                }
                 Err((e, all)) => {
+                    // Not acknowledged: held and retried, and acknowledged once recorded.
                     tracing::error!(error = %e, "cannot record delivery reports; will retry");
                     all
                 }
@@ -116,6 +128,7 @@ impl ReportSink {
                     held.insert(k, (r, at));
                 } else {
                     tracing::warn!(channel = %r.channel, message_id = %r.message_id, "too many unmatched delivery reports; dropping one");
+                    r.recorded.call();
                 }
             }
         }
@@ -238,6 +251,7 @@ mod tests {
             state: DeliveryState::Delivered,
             error: None,
             at: now,
+            recorded: Default::default(),
         };
         let unmatched = sink
             .apply(vec![early.clone()])
@@ -257,6 +271,7 @@ mod tests {
             state: DeliveryState::Delivered,
             error: None,
             at: now,
+            recorded: Default::default(),
         };
         tx.send(report).await.unwrap();
         let state = || async {

@@ -38,6 +38,9 @@
 //!   exercise the client's id normalisation.
 //! - `--receipt-tlvs false`: receipts carry only the text, no TLVs.
 //!
+//! `--record FILE` appends a JSON line per accepted `submit_sm` (message id and destination,
+//! not the text): what a test in another process counts, e.g. duplicates in the crash loop.
+//!
 //! # Layout
 //!
 //! - `wire`: framing and encoding, no I/O.
@@ -45,12 +48,14 @@
 //!   `faults`: the fault flags as pure rules; `reply`: replies and their bytes.
 //! - `conn`: the task that moves bytes between the socket and a session.
 //! - `hub`: receipts waiting for their delay and for a receiver.
-//! - `receipt`: the receipt's text and `deliver_sm`; `stats`: the counters.
+//! - `receipt`: the receipt's text and `deliver_sm`; `stats`: the counters; `record`: the
+//!   `--record` file.
 
 mod conn;
 mod faults;
 mod hub;
 mod receipt;
+mod record;
 mod reply;
 mod session;
 mod stats;
@@ -141,6 +146,9 @@ pub struct SimArgs {
     /// Also put receipted_message_id and message_state TLVs in the receipt.
     #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
     pub receipt_tlvs: bool,
+    /// Append a JSON line per accepted submit_sm (message id, destination) to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub record: Option<std::path::PathBuf>,
 }
 
 impl SimArgs {
@@ -169,6 +177,7 @@ struct Shared {
     style: ReceiptStyle,
     counters: Counters,
     hub: Arc<Hub>,
+    recorder: Option<record::Recorder>,
 }
 
 /// The next message id of this process (every simulator in it draws from one counter).
@@ -203,6 +212,13 @@ impl SmscSim {
             .await
             .with_context(|| format!("smsc-sim: cannot listen on {}", args.listen))?;
         let local_addr = listener.local_addr()?;
+        let recorder =
+            match &args.record {
+                Some(path) => Some(record::Recorder::open(path).with_context(|| {
+                    format!("smsc-sim: cannot open --record {}", path.display())
+                })?),
+                None => None,
+            };
         let (hub, scheduler) = Hub::new(args.dlr_delay);
         let style = ReceiptStyle {
             stat,
@@ -214,6 +230,7 @@ impl SmscSim {
             style,
             counters: Counters::default(),
             hub: Arc::new(hub),
+            recorder,
         });
         let shutdown = CancellationToken::new();
         let tasks = TaskTracker::new();

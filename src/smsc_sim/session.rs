@@ -291,6 +291,10 @@ impl Session {
                 let body = message_body(submit);
                 let data_coding = u8::from(submit.data_coding);
                 counters.record_message(submit.destination_addr.as_str(), body, data_coding);
+                if let Some(recorder) = &shared.recorder {
+                    let id = format!("{message_id:X}");
+                    recorder.accepted(&id, submit.destination_addr.as_str());
+                }
                 self.reply(Reply::SubmitOk { seq, message_id });
                 if u8::from(submit.registered_delivery) & 1 != 0 {
                     let receipt =

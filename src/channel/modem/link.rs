@@ -327,6 +327,7 @@ impl Link {
                         state: done.state,
                         error: done.error,
                         at: self.clock.now(),
+                        recorded: Default::default(),
                     };
                     if self.reports.try_send(report).is_err() {
                         tracing::warn!(channel = %self.name, "report queue full; dropping a status report");

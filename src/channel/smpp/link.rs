@@ -16,7 +16,7 @@
 
 use super::rate::RateLimit;
 use super::{Request, SharedHealth, address, receipts, status};
-use crate::channel::{DeliveryReport, LinkState, SubmitOutcome};
+use crate::channel::{DeliveryReport, LinkState, OnRecorded, SubmitOutcome};
 use crate::config::SmppConfig;
 use crate::model::{Clock, SystemClock};
 use crate::proto::smpp::text::{self, Concatenation, Part};
@@ -62,6 +62,14 @@ impl Pending {
     }
 }
 
+/// Queues the deliver_sm_resp of every receipt recorded so far; before an unbind too, so that
+/// the SMSC has them before it stops listening.
+fn answer_recorded(session: &mut Session, recorded: &mut mpsc::UnboundedReceiver<u32>) {
+    while let Ok(sequence) = recorded.try_recv() {
+        session.acknowledge_deliver(sequence);
+    }
+}
+
 enum LinkEnd {
     Stopped,
     Failed(String),
@@ -90,6 +98,9 @@ pub(super) struct Link {
     /// Shared with the other half of a transmitter_receiver pair, whose receipts name the ids
     /// this half was given.
     ids: Arc<Mutex<super::ids::RecentIds>>,
+    /// The current connection's acknowledgements: the sequence numbers of deliver_sms whose
+    /// reports are recorded, to answer now (see [`crate::channel::OnRecorded`]).
+    acks: Option<mpsc::UnboundedSender<u32>>,
 }
 
 impl Link {
@@ -118,6 +129,7 @@ impl Link {
             reference: 0,
             bind,
             ids,
+            acks: None,
             sent_at: HashMap::new(),
             in_flight_gauge: crate::metrics::METRICS
                 .smpp_in_flight
@@ -225,8 +237,13 @@ impl Link {
         let mut output = BytesMut::with_capacity(64 * 1024);
         let mut bound = false;
         let mut unbind_deadline: Option<Instant> = None;
+        // A new channel per connection: an acknowledgement for an earlier connection's
+        // deliver_sm goes nowhere, and the SMSC sends that receipt again on this one.
+        let (acks, mut recorded) = mpsc::unbounded_channel::<u32>();
+        self.acks = Some(acks);
         loop {
             let now = Instant::now();
+            answer_recorded(&mut session, &mut recorded);
             // Events first: they free window room and may end the link.
             while let Some(event) = session.poll_event() {
                 if let Some(end) = self.on_event(event, &mut bound, now).await {
@@ -286,9 +303,11 @@ impl Link {
                         return (LinkEnd::Failed(format!("read from the SMSC failed: {e}")), bound);
                     }
                 },
+                Some(sequence) = recorded.recv() => session.acknowledge_deliver(sequence),
                 got = requests.recv(), if room => match got {
                     Some(request) => self.accept(request, Instant::now()),
                     None => {
+                        answer_recorded(&mut session, &mut recorded);
                         session.unbind(Instant::now().into_std());
                         unbind_deadline = Some(Instant::now() + UNBIND_GRACE);
                     }
@@ -303,6 +322,7 @@ impl Link {
                     self.expire(now, "no SMSC took the message in time");
                 }
                 () = stop.cancelled(), if unbind_deadline.is_none() => {
+                    answer_recorded(&mut session, &mut recorded);
                     session.unbind(Instant::now().into_std());
                     unbind_deadline = Some(Instant::now() + UNBIND_GRACE);
                 }
@@ -495,6 +515,7 @@ impl Link {
                 }
             }
             Event::Deliver {
+                sequence,
                 esm_class,
                 short_message,
                 receipted_message_id,
@@ -520,11 +541,14 @@ impl Link {
                             state: r.state,
                             error: r.error,
                             at: SystemClock.now(),
+                            recorded: self.acknowledge_later(sequence),
                         };
                         let _ = self.reports.send(report).await;
                     }
                     None => {
-                        tracing::info!(channel = %self.name, from = %crate::log_mask::recipient(&source), bytes = short_message.len(), "incoming SMS (not a receipt); ignored")
+                        tracing::info!(channel = %self.name, from = %crate::log_mask::recipient(&source), bytes = short_message.len(), "incoming SMS (not a receipt); ignored");
+                        // Nothing of ours to record: taken as it is.
+                        self.acknowledge_later(sequence).call();
                     }
                 }
             }
@@ -538,6 +562,19 @@ impl Link {
             Event::Fatal(reason) => return Some(LinkEnd::Failed(reason)),
         }
         None
+    }
+
+    /// Answers the deliver_sm with this sequence number on this connection when called.
+    fn acknowledge_later(&self, sequence: u32) -> OnRecorded {
+        match &self.acks {
+            Some(acks) => {
+                let acks = acks.clone();
+                OnRecorded::new(move || {
+                    let _ = acks.send(sequence);
+                })
+            }
+            None => OnRecorded::default(),
+        }
     }
 
     fn observe_round_trip(&mut self, tag: u64, now: Instant) {

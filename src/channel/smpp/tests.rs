@@ -94,7 +94,16 @@ impl Harness {
             .unwrap()
     }
 
+    /// The next report, recorded as the daemon's report sink would: the link may then
+    /// acknowledge its deliver_sm.
     async fn report(&mut self) -> DeliveryReport {
+        let report = self.unrecorded_report().await;
+        report.recorded.call();
+        report
+    }
+
+    /// The next report, never recorded (as if the daemon died before it could).
+    async fn unrecorded_report(&mut self) -> DeliveryReport {
         tokio::time::timeout(DEADLINE, self.reports.recv())
             .await
             .unwrap()
@@ -116,6 +125,32 @@ fn accepted(outcome: &SubmitOutcome) -> String {
         SubmitOutcome::Accepted { message_id } => message_id.clone(),
         other => panic!("not accepted: {other:?}"),
     }
+}
+
+/// A receipt is answered only once its report is recorded: one the daemon did not record
+/// (it died first) is not acknowledged, and the SMSC sends it again on the next bind.
+#[tokio::test]
+async fn a_receipt_not_recorded_is_not_acknowledged_and_comes_again() {
+    let sim = sim(&[]).await;
+    let mut h = Harness::start(config(sim.local_addr().port(), ""));
+    h.until_up().await;
+    let id = accepted(&h.send("+255712345678").await);
+    let first = h.unrecorded_report().await;
+    assert_eq!(first.message_id, id);
+    h.stop().await;
+    assert_eq!(sim.stats().receipts_acked, 0);
+
+    let mut h = Harness::start(config(sim.local_addr().port(), ""));
+    h.until_up().await;
+    let again = h.report().await;
+    assert_eq!(
+        (again.message_id.as_str(), again.state),
+        (id.as_str(), DeliveryState::Delivered)
+    );
+    h.stop().await;
+    let stats = sim.stats();
+    assert_eq!((stats.receipts_sent, stats.receipts_acked), (2, 1));
+    sim.stop().await;
 }
 
 #[tokio::test]

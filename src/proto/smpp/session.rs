@@ -114,8 +114,10 @@ pub enum Event {
     SubmitTimedOut {
         tag: u64,
     },
-    /// A deliver_sm; the session has already queued its deliver_sm_resp.
+    /// A deliver_sm. Answer it with [`Session::acknowledge_deliver`] once it is recorded
+    /// (every one, also those that match nothing, or the SMSC sends them forever).
     Deliver {
+        sequence: u32,
         source: String,
         destination: String,
         esm_class: u8,
@@ -264,6 +266,14 @@ impl Session {
                 self.events.push_back(Event::Unbound);
             }
             State::Unbinding | State::Closed => {}
+        }
+    }
+
+    /// Queues the deliver_sm_resp of the deliver_sm with this sequence number. Only on a
+    /// session that is still open: the receipt of a closed one comes again on the next.
+    pub fn acknowledge_deliver(&mut self, sequence: u32) {
+        if matches!(self.state, State::Bound | State::Unbinding) {
+            self.send(&pdu::deliver_sm_resp(sequence));
         }
     }
 

@@ -37,10 +37,11 @@ impl Session {
                 None => self.events.push_back(Event::LateResponse { sequence }),
             },
             Incoming::DeliverSm(d) => {
-                // Always acknowledged: a receipt we cannot match is still ours to take, or the
-                // SMSC would redeliver it forever.
-                self.send(&pdu::deliver_sm_resp(sequence));
+                // Acknowledged by the caller (`acknowledge_deliver`) once it has recorded the
+                // receipt: a crash before that leaves it unacknowledged, and the SMSC sends it
+                // again after the next bind.
                 self.events.push_back(Event::Deliver {
+                    sequence,
                     source: d.source,
                     destination: d.destination,
                     esm_class: d.esm_class,

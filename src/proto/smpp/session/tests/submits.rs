@@ -111,6 +111,7 @@ fn receipt_is_answered_and_surfaced() {
     sm.push_tlv(Tlv::NetworkErrorCode(code));
     feed(&mut s, 0, 77, sm, t0);
     let want = Event::Deliver {
+        sequence: 77,
         source: "31612345678".into(),
         destination: "OTPD".into(),
         esm_class: 0x04,
@@ -120,6 +121,9 @@ fn receipt_is_answered_and_surfaced() {
         network_error: Some(vec![3, 0x00, 0x22]),
     };
     assert_eq!(events(&mut s), [want]);
+    // Not answered until the caller has recorded it.
+    assert_eq!(sent_ids(&mut s), []);
+    s.acknowledge_deliver(77);
     assert_eq!(sent_ids(&mut s), [(CommandId::DeliverSmResp, 77, 0)]);
 }
 

@@ -22,6 +22,7 @@ pub mod keys;
 pub mod limits;
 pub mod outbox;
 pub mod queries;
+pub mod retention;
 pub mod verification;
 pub mod webhooks;
 

@@ -83,9 +83,10 @@ impl Sweeper {
 
     /// One retention job; true when it hit the batch bound, so more may be left.
     async fn purge(&self, now: Timestamp) -> Result<bool, StoreError> {
-        let before = Timestamp(now.0.saturating_sub(
-            i64::try_from(self.retention.as_millis()).unwrap_or(i64::MAX),
-        ));
+        let before = Timestamp(
+            now.0
+                .saturating_sub(i64::try_from(self.retention.as_millis()).unwrap_or(i64::MAX)),
+        );
         let purged = self
             .store
             .writer

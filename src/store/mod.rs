@@ -17,6 +17,7 @@ mod readers;
 mod writer;
 
 pub mod attempts;
+pub mod audit;
 pub mod fraud;
 pub mod keys;
 pub mod limits;

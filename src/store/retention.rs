@@ -233,7 +233,13 @@ mod tests {
             .writer
             .run(move |tx| {
                 for i in 0..7 {
-                    seed(tx, &format!("v{i}"), now - 40 * DAY + i, Status::Expired, false);
+                    seed(
+                        tx,
+                        &format!("v{i}"),
+                        now - 40 * DAY + i,
+                        Status::Expired,
+                        false,
+                    );
                     tx.insert_app_event("shop", "blocked", None, Timestamp(now - 40 * DAY))?;
                 }
                 Ok::<_, StoreError>(())
@@ -247,12 +253,18 @@ mod tests {
                 .writer
                 .run(move |tx| {
                     let purged = tx.purge_retention(before, 3)?;
-                    let left: Vec<usize> = (0..7).filter(|i| exists(tx, &format!("v{i}"))).collect();
+                    let left: Vec<usize> =
+                        (0..7).filter(|i| exists(tx, &format!("v{i}"))).collect();
                     Ok::<_, StoreError>((purged, left))
                 })
                 .await
                 .unwrap();
-            passes.push((purged.verifications, purged.app_events, purged.full(3), left));
+            passes.push((
+                purged.verifications,
+                purged.app_events,
+                purged.full(3),
+                left,
+            ));
             if !purged.full(3) {
                 break;
             }

@@ -308,6 +308,10 @@ mod tests {
                 }
                 let purged = tx.purge_retention(before, 100)?;
                 assert_eq!(purged.webhook_deliveries, 1);
+                let tries: i64 =
+                    tx.conn
+                        .query_row("SELECT count(*) FROM webhook_attempt", [], |r| r.get(0))?;
+                assert_eq!(tries, 2, "the purged delivery's tries went with it");
                 let mut stmt = tx.conn.prepare(
                     "SELECT d.webhook FROM webhook_delivery d \
                      JOIN webhook_attempt a ON a.delivery_id = d.id ORDER BY d.id",

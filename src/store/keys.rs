@@ -120,3 +120,59 @@ impl Readers {
         .await
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::{Durability, open_write_connection};
+
+    fn audit_rows(conn: &Connection) -> Vec<(String, String, String)> {
+        let mut stmt = conn
+            .prepare("SELECT actor, action, target FROM audit ORDER BY id")
+            .unwrap();
+        stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap()
+    }
+
+    #[test]
+    fn each_change_and_its_audit_row_commit_together() {
+        let dir = tempfile::tempdir().unwrap();
+        let conn = open_write_connection(&dir.path().join("t.db"), Durability::Normal).unwrap();
+        insert(&conn, "ok_a", "shop", b"hash", Timestamp(1), "cli:op").unwrap();
+        assert!(revoke(&conn, "ok_a", Timestamp(2), "cli:op").unwrap());
+        // Nothing to revoke: nothing changes, nothing is audited.
+        assert!(!revoke(&conn, "ok_a", Timestamp(3), "cli:op").unwrap());
+        assert!(!revoke(&conn, "ok_none", Timestamp(3), "cli:op").unwrap());
+        let row = |action: &str| {
+            (
+                "cli:op".to_string(),
+                action.to_string(),
+                "shop/ok_a".to_string(),
+            )
+        };
+        assert_eq!(
+            audit_rows(&conn),
+            [row(audit::KEY_CREATED), row(audit::KEY_REVOKED)]
+        );
+
+        // When the audit row cannot be written, the change does not happen either.
+        insert(&conn, "ok_b", "shop", b"hash", Timestamp(4), "cli:op").unwrap();
+        conn.execute_batch("DROP TABLE audit").unwrap();
+        assert!(insert(&conn, "ok_c", "shop", b"hash", Timestamp(5), "cli:op").is_err());
+        assert!(revoke(&conn, "ok_b", Timestamp(5), "cli:op").is_err());
+        let keys: Vec<(String, Option<Timestamp>)> = list(&conn)
+            .unwrap()
+            .into_iter()
+            .map(|k| (k.key, k.revoked_at))
+            .collect();
+        assert_eq!(
+            keys,
+            [
+                ("ok_a".to_string(), Some(Timestamp(2))),
+                ("ok_b".to_string(), None)
+            ]
+        );
+    }
+}

@@ -201,3 +201,22 @@ CREATE TABLE attempt (
     api_key         TEXT                        -- the API key's id (never its secret), on TCP
 ) STRICT;
 CREATE INDEX attempt_verification ON attempt (verification_id, id);
+-- version 6
+-- Retention ([store] retention): the sweeper deletes verifications that ended longer ago than
+-- that (with their events and attempts), and events about no verification by their age. These
+-- partial indexes hold only the rows that can ever go, so a pass that finds nothing is two
+-- short index probes.
+CREATE INDEX verification_ended ON verification (ended_at) WHERE status != 'pending';
+CREATE INDEX event_unattached_at ON event (at) WHERE verification_id = '';
+
+-- Admin actions (API keys created and revoked), each written in the transaction of the change
+-- it records. Retention never deletes them.
+CREATE TABLE audit (
+    id     INTEGER PRIMARY KEY,
+    at     INTEGER NOT NULL,
+    actor  TEXT NOT NULL,                 -- who: "cli:<login name>"
+    action TEXT NOT NULL,                 -- key_created | key_revoked
+    target TEXT NOT NULL,                 -- what: "<appid>/<api key id>", never a secret
+    detail TEXT
+) STRICT;
+CREATE INDEX audit_at ON audit (at);

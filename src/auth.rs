@@ -31,11 +31,13 @@ pub fn secret_matches(secret: &str, stored: &[u8]) -> bool {
     secret_hash(secret).as_slice().ct_eq(stored).into()
 }
 
+/// Makes a key of `appid` and stores it, audited as done by `actor`.
 pub fn create_key(
     conn: &Connection,
     random: &Randomness,
     appid: &str,
     now: Timestamp,
+    actor: &str,
 ) -> Result<NewKey, StoreError> {
     let api_key = format!("ok_{}", random.token(12));
     let api_secret = Secret::new(random.token(32));
@@ -45,6 +47,7 @@ pub fn create_key(
         appid,
         &secret_hash(api_secret.expose()),
         now,
+        actor,
     )?;
     Ok(NewKey {
         appid: appid.to_string(),

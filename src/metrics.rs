@@ -64,6 +64,8 @@ pub struct Metrics {
     pub fraud_blocked: Family<ReasonLabel, Counter>,
     /// Sends the fraud guard let through in record mode, by reason: `prefix`, `ip`.
     pub fraud_flagged: Family<ReasonLabel, Counter>,
+    /// Ended verifications deleted by retention.
+    pub purged_verifications: Counter,
 }
 
 fn latency() -> Histogram {
@@ -93,6 +95,7 @@ pub static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
         webhook_queue_depth: Gauge::default(),
         fraud_blocked: Family::default(),
         fraud_flagged: Family::default(),
+        purged_verifications: Counter::default(),
     };
     registry.register(
         "sends",
@@ -173,6 +176,11 @@ pub static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
         "fraud_flagged",
         "Sends the fraud guard flagged and let through (mode record), by reason (prefix, ip)",
         m.fraud_flagged.clone(),
+    );
+    registry.register(
+        "purged_verifications",
+        "Ended verifications deleted (with their events and attempts) once past [store] retention",
+        m.purged_verifications.clone(),
     );
     Metrics { registry, ..m }
 });

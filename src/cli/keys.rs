@@ -1,6 +1,8 @@
 //! `otpd key create|list|revoke`: straight on the database, next to a running daemon (SQLite
 //! WAL lets both write; the daemon reads keys on every request, so changes apply at once).
+//! Each change is recorded in the audit log (`otpd audit`) with the actor of [`actor`].
 
+use super::audit::actor;
 use crate::config::Config;
 use crate::model::{Clock, SystemClock};
 use crate::otp::pin::Randomness;
@@ -90,7 +92,7 @@ pub fn run(action: KeyAction) -> anyhow::Result<i32> {
             let conn = open_in(&dir, config.as_ref())?;
             let random =
                 Randomness::from_os().map_err(|e| anyhow::anyhow!("no OS randomness: {e}"))?;
-            let key = auth::create_key(&conn, &random, &appid, now)?;
+            let key = auth::create_key(&conn, &random, &appid, now, &actor())?;
             println!("{}", serde_json::to_string_pretty(&key)?);
             Ok(0)
         }
@@ -112,7 +114,7 @@ pub fn run(action: KeyAction) -> anyhow::Result<i32> {
         }
         KeyAction::Revoke { api_key, place } => {
             let conn = open(&place)?;
-            if store::keys::revoke(&conn, &api_key, now)? {
+            if store::keys::revoke(&conn, &api_key, now, &actor())? {
                 println!("revoked {api_key}");
                 Ok(0)
             } else {

@@ -1,7 +1,8 @@
 //! The command line: `otpd serve` runs the daemon; `send`, `verify` and `status` are clients
-//! of a running daemon over its Unix socket; `key` and `check-config` are admin tools that
-//! work with or without a daemon running.
+//! of a running daemon over its Unix socket; `key`, `audit`, `backup` and `check-config` are
+//! admin tools that work with or without a daemon running.
 
+mod audit;
 mod client;
 mod keys;
 mod modem;
@@ -71,6 +72,9 @@ enum Command {
         #[command(subcommand)]
         action: keys::KeyAction,
     },
+    /// Print the audit log of admin actions (API keys created and revoked) as JSON lines,
+    /// newest first.
+    Audit(audit::AuditArgs),
     /// Validate a config file: exit 0 when valid, else name the file, line and key.
     CheckConfig { file: PathBuf },
     /// A consistent copy of the database, taken while the daemon runs (the pepper is not in
@@ -147,6 +151,7 @@ pub fn main() -> anyhow::Result<i32> {
             )
         }
         Command::Key { action } => keys::run(action),
+        Command::Audit(args) => audit::run(args),
         Command::Modem { action } => modem::run(action),
         Command::SmscSim(args) => {
             init_logs(LogFormat::Text);

@@ -194,6 +194,7 @@ pub async fn run(
         Sweeper {
             store: store.clone(),
             clock: clock.clone(),
+            retention: config.store.retention,
         }
         .run(workers.clone()),
     );

@@ -57,6 +57,7 @@ pub async fn on_sighup(
             || next.api.unix_socket != current.api.unix_socket
             || next.data_dir != current.data_dir
             || next.store.synchronous != current.store.synchronous
+            || next.store.retention != current.store.retention
         {
             tracing::warn!(
                 "SIGHUP: changes to [api] listeners, data_dir and [store] take effect at the next restart"

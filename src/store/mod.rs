@@ -17,11 +17,13 @@ mod readers;
 mod writer;
 
 pub mod attempts;
+pub mod audit;
 pub mod fraud;
 pub mod keys;
 pub mod limits;
 pub mod outbox;
 pub mod queries;
+pub mod retention;
 pub mod verification;
 pub mod webhooks;
 

@@ -196,3 +196,71 @@ fn key_list_shows_keys_but_never_their_secrets() {
         "{listed}"
     );
 }
+
+#[test]
+fn audit_prints_key_changes_newest_first_without_secrets() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let run = |args: &[&str]| {
+        let out = otpd()
+            .args(args)
+            .arg("--data-dir")
+            .arg(&data)
+            .env("USER", "auditor")
+            .env_remove("SUDO_USER")
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (code, created, _) = run(&["key", "create", "--appid", "shop"]);
+    assert_eq!(code, Some(0), "{created}");
+    let created: Value = serde_json::from_str(&created).unwrap();
+    let api_key = created["api_key"].as_str().unwrap();
+    let secret = created["api_secret"].as_str().unwrap();
+    assert_eq!(run(&["key", "revoke", api_key]).0, Some(0));
+    // A refused revoke changes nothing, so it is not audited.
+    assert_ne!(run(&["key", "revoke", api_key]).0, Some(0));
+
+    let (code, audit, err) = run(&["audit"]);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(
+        !audit.contains(secret),
+        "the audit log shows a secret: {audit}"
+    );
+    let lines: Vec<Value> = audit
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let target = format!("shop/{api_key}");
+    let summary: Vec<(&str, &str, &str)> = lines
+        .iter()
+        .map(|l| {
+            (
+                l["action"].as_str().unwrap(),
+                l["actor"].as_str().unwrap(),
+                l["target"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        summary,
+        [
+            ("key_revoked", "cli:auditor", target.as_str()),
+            ("key_created", "cli:auditor", target.as_str()),
+        ]
+    );
+    assert!(lines[0]["at"].as_str().unwrap().ends_with('Z'));
+
+    let (_, newest, _) = run(&["audit", "--limit", "1"]);
+    assert_eq!(newest.lines().count(), 1);
+    assert!(newest.contains("key_revoked"), "{newest}");
+    let (code, later, _) = run(&["audit", "--since", "2999-01-01T00:00:00Z"]);
+    assert_eq!((code, later.as_str()), (Some(0), ""));
+    let (code, _, err) = run(&["audit", "--since", "last tuesday"]);
+    assert_eq!(code, Some(2));
+    assert!(err.contains("--since") && err.contains("RFC 3339"), "{err}");
+}

@@ -32,6 +32,7 @@ mod otp_flow;
 mod races;
 mod reload;
 mod resend;
+mod retention;
 mod schemathesis_interop;
 mod secrets;
 mod smpp_interop;

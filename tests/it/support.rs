@@ -274,6 +274,21 @@ impl Daemon {
             .unwrap()
     }
 
+    /// Waits for a log line of the current run whose message is `what`; returns it parsed.
+    pub fn wait_log(&self, what: &str) -> Value {
+        let start = self.run_start;
+        self.log.wait(&format!("{what:?} in the log"), |s| {
+            s.lines
+                .get(start..)
+                .unwrap_or_default()
+                .iter()
+                .find_map(|l| {
+                    let v: Value = serde_json::from_str(l).ok()?;
+                    (v.get("message")?.as_str()? == what).then_some(v)
+                })
+        })
+    }
+
     /// Every log line of every run so far.
     pub fn log_lines(&self) -> Vec<String> {
         self.log.lock().lines.clone()

@@ -429,3 +429,5 @@ pub fn ip_key(ip: IpAddr) -> String {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod clock_tests;

@@ -34,7 +34,7 @@ mod resend;
 mod schemathesis_interop;
 mod secrets;
 mod smpp_interop;
-mod storage_faults;
 mod sms_interop;
+mod storage_faults;
 mod support;
 mod webhooks;

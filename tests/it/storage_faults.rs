@@ -44,7 +44,9 @@ async fn a_database_locked_by_another_process_fails_sends_cleanly_until_it_is_re
 
     assert_eq!(rows(&d), quiet, "the refused send left rows behind");
     assert!(
-        d.log_lines().iter().any(|l| l.contains("database is locked")),
+        d.log_lines()
+            .iter()
+            .any(|l| l.contains("database is locked")),
         "the log does not say why"
     );
     // The lock gone, sends are taken and delivered again, and the code works.
@@ -124,7 +126,10 @@ async fn a_full_disk_refuses_what_it_cannot_store_and_loses_nothing_it_took() {
     .await;
     for id in &accepted {
         let state = c.status(id).await.body["delivery"]["state"].clone();
-        assert!(state == "submitted" || state == "delivered", "{id}: {state}");
+        assert!(
+            state == "submitted" || state == "delivered",
+            "{id}: {state}"
+        );
     }
     let to = recipient();
     let after = c.send_ok(json!({ "recipient": to })).await;

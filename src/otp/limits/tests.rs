@@ -97,7 +97,11 @@ impl Harness {
         self.send_from(to, "default", Origin::default()).await
     }
 
-    pub(super) async fn verify(&self, id: &str, code: &str) -> Result<crate::otp::VerifyReply, OtpError> {
+    pub(super) async fn verify(
+        &self,
+        id: &str,
+        code: &str,
+    ) -> Result<crate::otp::VerifyReply, OtpError> {
         let req = VerifyRequest {
             verification_id: Some(id.into()),
             recipient: None,

@@ -377,7 +377,9 @@ fn record(
                 entry.exhausted.push(channel.to_string());
                 now
             } else {
-                now.plus(after.max(backoff(entry.tries - 1)))
+                // Never beyond a lease: claim_due takes a row due later than that as left
+                // there by a clock jump back.
+                now.plus(after.max(backoff(entry.tries - 1)).min(LEASE))
             };
             tx.reschedule(&sent.id, due, entry.tries, &entry.exhausted)?;
             tx.insert_event(

@@ -48,23 +48,7 @@ impl Sweeper {
                     }
                 }
             }
-            let swept = self
-                .store
-                .writer
-                .run(move |tx| {
-                    let due = tx.due_for_expiry(now, BATCH)?;
-                    for v in &due {
-                        engine_expire(tx, v, now)?;
-                    }
-                    let day_ago =
-                        Timestamp(now.0 - crate::otp::IDEMPOTENCY_WINDOW.as_millis() as i64);
-                    tx.purge_idempotency(day_ago)?;
-                    let pruned = tx
-                        .prune_limits(now, PRUNE_BATCH)?
-                        .max(tx.prune_fraud(now, PRUNE_BATCH)?);
-                    Ok::<_, crate::store::StoreError>(due.len() == BATCH || pruned == PRUNE_BATCH)
-                })
-                .await;
+            let swept = self.sweep().await;
             let pause = match swept {
                 Ok(true) => Duration::ZERO,
                 Ok(_) => EVERY,
@@ -105,5 +89,25 @@ impl Sweeper {
             );
         }
         Ok(purged.full(PURGE_BATCH))
+    }
+
+    /// One pass at the clock's `now`; true when it stopped at a batch limit (more is due).
+    pub async fn sweep(&self) -> Result<bool, StoreError> {
+        let now = self.clock.now();
+        self.store
+            .writer
+            .run(move |tx| {
+                let due = tx.due_for_expiry(now, BATCH)?;
+                for v in &due {
+                    engine_expire(tx, v, now)?;
+                }
+                let day_ago = Timestamp(now.0 - crate::otp::IDEMPOTENCY_WINDOW.as_millis() as i64);
+                tx.purge_idempotency(day_ago)?;
+                let pruned = tx
+                    .prune_limits(now, PRUNE_BATCH)?
+                    .max(tx.prune_fraud(now, PRUNE_BATCH)?);
+                Ok::<_, StoreError>(due.len() == BATCH || pruned == PRUNE_BATCH)
+            })
+            .await
     }
 }

@@ -33,6 +33,18 @@ impl WriteTx<'_> {
         lease_until: Timestamp,
         limit: usize,
     ) -> Result<Vec<OutboxEntry>, StoreError> {
+        // Nothing is ever due later than a lease from now (the longest wait the dispatcher
+        // sets), unless the clock went back since it was set: then a message waiting for a
+        // retry would wait the whole jump too. Such a row falls due now, and a leased one
+        // keeps a lease from now. The range is empty otherwise, and the index answers it.
+        self.conn
+            .prepare_cached(
+                "UPDATE outbox SET \
+                   due_at = CASE WHEN lease_until = 0 THEN ?1 ELSE ?2 END, \
+                   lease_until = CASE WHEN lease_until = 0 THEN 0 ELSE ?2 END \
+                 WHERE due_at > ?2",
+            )?
+            .execute(params![now.0, lease_until.0])?;
         let mut stmt = self.conn.prepare_cached(
             // The claim moves due_at to the end of the lease: a row is claimable exactly when
             // due_at <= now, which the index answers without looking at leased rows.
@@ -108,5 +120,62 @@ impl super::Readers {
     pub async fn outbox_depth(&self) -> Result<i64, StoreError> {
         self.read(|conn| Ok(conn.query_row("SELECT count(*) FROM outbox", [], |r| r.get(0))?))
             .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::model::{Timestamp, Verification};
+    use crate::store::{Durability, Store};
+    use std::time::Duration;
+
+    const LEASE: i64 = 120_000;
+
+    /// Claims at `now` with a lease as the dispatcher takes it; the ids claimed.
+    async fn claim(store: &Store, now: i64) -> Vec<String> {
+        store
+            .writer
+            .run(move |tx| tx.claim_due(Timestamp(now), Timestamp(now + LEASE), 10))
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|e| e.verification_id)
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn a_clock_jump_back_does_not_hold_messages_for_the_length_of_the_jump() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("otpd.db"), Durability::Normal).unwrap();
+        let t = 10 * 3_600_000;
+        store
+            .writer
+            .run(move |tx| {
+                for id in ["waiting", "leased"] {
+                    let v = Verification::new_pending(
+                        id.into(),
+                        "default".into(),
+                        "+255712345678".into(),
+                        Timestamp(t),
+                        Duration::from_secs(3600),
+                        6,
+                        5,
+                    );
+                    tx.insert_verification(&v)?;
+                    tx.enqueue(id, Timestamp(t))?;
+                }
+                // "waiting" got a Retry: due again 30 s on.
+                tx.reschedule("waiting", Timestamp(t + 30_000), 1, &[])
+            })
+            .await
+            .unwrap();
+        assert_eq!(claim(&store, t).await, ["leased"]);
+        // An hour back. The waiting message is due at once, not in an hour and 30 s; the
+        // one in a channel's hands stays leased, for a lease from now.
+        let back = t - 3_600_000;
+        assert_eq!(claim(&store, back).await, ["waiting"]);
+        store.writer.run(|tx| tx.dequeue("waiting")).await.unwrap(); // it went out
+        assert!(claim(&store, back + LEASE - 1).await.is_empty());
+        assert_eq!(claim(&store, back + LEASE).await, ["leased"]);
     }
 }

@@ -37,5 +37,6 @@ mod schemathesis_interop;
 mod secrets;
 mod smpp_interop;
 mod sms_interop;
+mod storage_faults;
 mod support;
 mod webhooks;

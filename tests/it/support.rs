@@ -119,6 +119,8 @@ pub struct Daemon {
     pub tcp: Option<SocketAddr>,
     /// Extra environment of every run.
     env: Vec<(String, String)>,
+    /// A program (and its arguments) that runs `otpd` for the next runs, e.g. `prlimit`.
+    launcher: Vec<String>,
 }
 
 impl Daemon {
@@ -141,6 +143,7 @@ impl Daemon {
                 .iter()
                 .map(|(k, v)| (k.to_string(), v.to_string()))
                 .collect(),
+            launcher: Vec::new(),
         };
         daemon.start_again();
         daemon
@@ -151,6 +154,15 @@ impl Daemon {
     pub fn start_again(&mut self) {
         assert!(self.child.is_none(), "the daemon is still running");
         let mut cmd = otpd();
+        if let Some((program, args)) = self.launcher.split_first() {
+            let mut wrapped = Command::new(program);
+            wrapped.args(args).arg(cmd.get_program());
+            // The same environment as otpd() gives: the removals carry through the exec.
+            for (key, _) in cmd.get_envs() {
+                wrapped.env_remove(key);
+            }
+            cmd = wrapped;
+        }
         cmd.arg("serve")
             .arg("--config")
             .arg(self.config_path())
@@ -199,6 +211,13 @@ impl Daemon {
             m.starts_with("listening on TCP")
                 .then(|| v.get("addr")?.as_str()?.parse().ok())?
         });
+    }
+
+    /// Runs the next starts through `launcher` (program and arguments, before otpd's path);
+    /// empty to run otpd directly again. The launcher must `exec` otpd, so that the process
+    /// the harness signals is otpd itself.
+    pub fn set_launcher(&mut self, launcher: &[&str]) {
+        self.launcher = launcher.iter().map(|s| s.to_string()).collect();
     }
 
     pub fn root(&self) -> &Path {

@@ -215,6 +215,41 @@ async fn a_dropped_link_is_rebound_and_the_message_resubmitted() {
 }
 
 #[tokio::test]
+async fn a_link_dropped_mid_window_loses_and_duplicates_nothing_that_was_in_it() {
+    // Each connection takes two submits and dies at its third, unanswered, with the rest of
+    // the burst in the window (10) behind it.
+    let sim = sim(&["--drop-after", "3"]).await;
+    let h = Harness::start(config(sim.local_addr().port(), ""));
+    let mut pending: Vec<String> = (0..6).map(|i| format!("+25571234560{i}")).collect();
+    // Each round is what the dispatcher does: what the channel gave back goes to it again
+    // once it is up (it would also try the next channel; there is none here).
+    for _round in 0..6 {
+        if pending.is_empty() {
+            break;
+        }
+        h.until_up().await;
+        let outcomes = futures_util::future::join_all(pending.iter().map(|to| h.send(to))).await;
+        let mut again = Vec::new();
+        for (to, outcome) in pending.iter().zip(outcomes) {
+            match outcome {
+                SubmitOutcome::Accepted { .. } => {}
+                // Unanswered when the link died and not resubmitted in time: given back.
+                SubmitOutcome::Retry { .. } => again.push(to.clone()),
+                other => panic!("{to}: {other:?}"),
+            }
+        }
+        pending = again;
+    }
+    assert!(pending.is_empty(), "never accepted: {pending:?}");
+    let stats = sim.stats();
+    assert!(stats.connections >= 3, "{} connections", stats.connections);
+    // Each taken exactly once: what died with a link had not been answered.
+    assert_eq!(stats.submits_ok, 6);
+    h.stop().await;
+    sim.stop().await;
+}
+
+#[tokio::test]
 async fn a_stalled_smsc_gives_the_message_back() {
     let sim = sim(&["--stall-after", "0"]).await;
     let h = Harness::start(config(sim.local_addr().port(), ""));

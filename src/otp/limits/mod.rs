@@ -428,4 +428,6 @@ pub fn ip_key(ip: IpAddr) -> String {
 }
 
 #[cfg(test)]
+mod clock_tests;
+#[cfg(test)]
 mod tests;

@@ -14,11 +14,11 @@ use crate::store::{Durability, Store};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 
-const MIN: i64 = 60_000;
-const T0: i64 = 1_700_000_000_000;
-const CODE: &str = "123456";
+pub(super) const MIN: i64 = 60_000;
+pub(super) const T0: i64 = 1_700_000_000_000;
+pub(super) const CODE: &str = "123456";
 
-struct FakeClock(AtomicI64);
+pub(super) struct FakeClock(AtomicI64);
 
 impl Clock for FakeClock {
     fn now(&self) -> Timestamp {
@@ -26,14 +26,14 @@ impl Clock for FakeClock {
     }
 }
 
-struct Harness {
+pub(super) struct Harness {
     dir: tempfile::TempDir,
-    engine: Engine,
-    clock: Arc<FakeClock>,
+    pub(super) engine: Engine,
+    pub(super) clock: Arc<FakeClock>,
 }
 
 impl Harness {
-    fn new(limits: Limits) -> Harness {
+    pub(super) fn new(limits: Limits) -> Harness {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(&dir.path().join("otpd.db"), Durability::Normal).unwrap();
         let policy = Policy {
@@ -69,7 +69,7 @@ impl Harness {
         Harness { dir, engine, clock }
     }
 
-    fn at(&self, ms: i64) {
+    pub(super) fn at(&self, ms: i64) {
         self.clock.0.store(T0 + ms, Ordering::SeqCst);
     }
 
@@ -93,11 +93,15 @@ impl Harness {
         Ok(id)
     }
 
-    async fn send(&self, to: &str) -> Result<String, OtpError> {
+    pub(super) async fn send(&self, to: &str) -> Result<String, OtpError> {
         self.send_from(to, "default", Origin::default()).await
     }
 
-    async fn verify(&self, id: &str, code: &str) -> Result<crate::otp::VerifyReply, OtpError> {
+    pub(super) async fn verify(
+        &self,
+        id: &str,
+        code: &str,
+    ) -> Result<crate::otp::VerifyReply, OtpError> {
         let req = VerifyRequest {
             verification_id: Some(id.into()),
             recipient: None,
@@ -112,7 +116,7 @@ impl Harness {
         rusqlite::Connection::open(self.dir.path().join("otpd.db")).unwrap()
     }
 
-    fn count(&self, sql: &str) -> i64 {
+    pub(super) fn count(&self, sql: &str) -> i64 {
         self.db().query_row(sql, [], |r| r.get(0)).unwrap()
     }
 
@@ -129,7 +133,7 @@ impl Harness {
     }
 }
 
-fn limited(result: Result<impl std::fmt::Debug, OtpError>) -> (String, Duration) {
+pub(super) fn limited(result: Result<impl std::fmt::Debug, OtpError>) -> (String, Duration) {
     match result {
         Err(OtpError::RateLimited { limit, retry_after }) => (limit, retry_after),
         other => panic!("expected rate_limited, got {other:?}"),
@@ -140,12 +144,12 @@ fn secs(s: u64) -> Duration {
     Duration::from_secs(s)
 }
 
-fn rates(list: &[&str]) -> Vec<Rate> {
+pub(super) fn rates(list: &[&str]) -> Vec<Rate> {
     list.iter().map(|r| Rate::parse(r).unwrap()).collect()
 }
 
-const TO: &str = "+255712345678";
-const OTHER: &str = "+255712345679";
+pub(super) const TO: &str = "+255712345678";
+pub(super) const OTHER: &str = "+255712345679";
 
 #[tokio::test]
 async fn the_sixth_send_in_ten_minutes_is_refused_until_the_window_slides() {

@@ -79,6 +79,10 @@ impl Counter {
                 count: 0,
                 previous: self.count,
             },
+            // The clock went back (an NTP step, a restored VM): keep counting in the newest
+            // window seen. Starting an empty one would let a jump back admit COUNT more; this
+            // way the wait only grows by the jump, and never goes negative.
+            d if d < 0 => self,
             _ => Counter {
                 bucket,
                 count: 0,
@@ -240,6 +244,25 @@ mod tests {
         let later = c.at(MIN, Timestamp(12 * MIN));
         assert_eq!((later.bucket, later.count, later.previous), (12, 0, 0));
         assert_eq!(c.forget_at(MIN), Timestamp(12 * MIN));
+    }
+
+    #[test]
+    fn a_clock_jump_back_neither_resets_a_counter_nor_gives_a_negative_wait() {
+        let r = rate("4/1m");
+        let now = Timestamp(100 * MIN + 15_000);
+        let mut c = Counter::default().at(r.window_ms(), now);
+        for _ in 0..4 {
+            c = counter_record(c);
+        }
+        // An hour back: the counter stays as it was and the send is still refused, for the
+        // minute it would have waited plus the hour.
+        let back = Timestamp(40 * MIN + 15_000);
+        let seen = c.at(r.window_ms(), back);
+        assert_eq!(seen, c);
+        assert_eq!(counter_admits(seen, &r, back), Err(secs(3600 + 60)));
+        // Forward again: as if the jump had not happened.
+        let then = Timestamp(101 * MIN + 15_000);
+        assert_eq!(counter_admits(c.at(r.window_ms(), then), &r, then), Ok(()));
     }
 
     #[test]

@@ -97,7 +97,16 @@ pub fn start(
     clock: Arc<dyn Clock>,
     stop: CancellationToken,
 ) -> (ModemChannel, tokio::task::JoinHandle<()>) {
-    let device = simulated_modem(&name, phones, modem, clock.clone(), stop.clone());
+    // The simulated modem lives until the driver closes the device, not until the stop: at
+    // shutdown the driver waits for the status reports of its last sends, which the modem
+    // must still be there to send.
+    let device = simulated_modem(
+        &name,
+        phones,
+        modem,
+        clock.clone(),
+        CancellationToken::new(),
+    );
     let setup = Setup {
         name,
         kind: "sim",

@@ -38,7 +38,8 @@ pub struct Timing {
     pub reopen_max: Duration,
     /// A session that stayed up this long resets the pause to `reopen_min`.
     pub stable_after: Duration,
-    /// At shutdown, how long a send the modem is working on may take to finish.
+    /// At shutdown, how long a send the modem is working on may take to finish, and the
+    /// status reports of parts sent this long before the stop may take to come.
     pub close_grace: Duration,
 }
 
@@ -223,7 +224,8 @@ impl Link {
                 }
             }
             if let Some(by) = closing
-                && (self.tags.is_empty() || Instant::now() >= by)
+                && ((self.tags.is_empty() && !self.awaiting_recent_reports(by))
+                    || Instant::now() >= by)
             {
                 return End::Stopped;
             }
@@ -260,6 +262,18 @@ impl Link {
                 },
             }
         }
+    }
+
+    /// While closing (until `by`): whether a part sent within the grace before the stop still
+    /// waits for its status report. Its report comes in moments on a live network, and once
+    /// the link is closed nothing would match it (the sent parts live in memory only), so
+    /// the message would stay `submitted`.
+    fn awaiting_recent_reports(&self, by: Instant) -> bool {
+        let since = by
+            .into_std()
+            .checked_sub(self.timing.close_grace * 2)
+            .unwrap_or_else(|| by.into_std());
+        self.sent.awaiting_since(since)
     }
 
     fn again(&self, why: String, ready_at: Option<Instant>) -> End {

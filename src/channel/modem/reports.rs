@@ -116,6 +116,12 @@ impl SentParts {
         })
     }
 
+    /// Whether a part sent at or after `since` still waits for its status report (at
+    /// shutdown, the link gives those a moment to come).
+    pub fn awaiting_since(&self, since: Instant) -> bool {
+        self.parts.values().flatten().any(|p| p.sent_at >= since)
+    }
+
     /// Parts remembered.
     #[cfg(test)]
     pub fn len(&self) -> usize {
@@ -186,6 +192,22 @@ mod tests {
             "the send order keeps both until they age out"
         );
         assert_eq!(sent.report(&report(7, "+255712345678", 0), now), None);
+    }
+
+    #[test]
+    fn only_recent_parts_without_a_report_are_awaited() {
+        let t0 = Instant::now();
+        let t1 = t0 + Duration::from_secs(10);
+        let mut sent = SentParts::default();
+        sent.expect("old", 1);
+        sent.sent("old", 1, "+255712345678", t0);
+        assert!(sent.awaiting_since(t0));
+        assert!(!sent.awaiting_since(t1));
+        sent.expect("new", 1);
+        sent.sent("new", 2, "+255712345678", t1);
+        assert!(sent.awaiting_since(t1));
+        sent.report(&report(2, "+255712345678", 0), t1).unwrap();
+        assert!(!sent.awaiting_since(t1));
     }
 
     #[test]

@@ -15,9 +15,7 @@ use libfuzzer_sys::fuzz_target;
 use otpd::proto::smpp::{Address, Event, Session, SessionConfig, State, Submit};
 
 /// bind_transceiver_resp, status 0, sequence 1 (the bind's), system_id "".
-const BIND_RESP: [u8; 17] = [
-    0, 0, 0, 17, 0x80, 0, 0, 9, 0, 0, 0, 0, 0, 0, 0, 1, 0,
-];
+const BIND_RESP: [u8; 17] = [0, 0, 0, 17, 0x80, 0, 0, 9, 0, 0, 0, 0, 0, 0, 0, 1, 0];
 
 fn message(tag: u64) -> Submit {
     let address = |addr: &str| Address {

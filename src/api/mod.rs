@@ -14,6 +14,10 @@ pub mod problem;
 pub mod serve;
 mod webhook_routes;
 
+// The request bodies and the query reader, for the fuzz targets (fuzz/): they parse exactly
+// what the handlers parse.
+pub use otp_routes::{IdBody, SendBody, VerifyBody, query_param};
+
 use crate::channel::sim::SimPhones;
 use crate::live::LiveConfig;
 use crate::otp::Engine;

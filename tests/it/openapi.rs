@@ -642,6 +642,15 @@ async fn beem_operations(c: &Conformance, api: &Client, anonymous: &Client) {
         c.check("POST", path, &reply);
         reply
     };
+    // A PIN sent to a new number, and its code from the simulated handset.
+    let new_pin = || async {
+        let to = recipient();
+        let msisdn = to.trim_start_matches('+');
+        let body = json!({ "appId": 1, "msisdn": msisdn });
+        let sent = beem("/v1/request", body, 200, 100).await;
+        let pin_id = sent.body["data"]["pinId"].as_str().unwrap().to_string();
+        (pin_id, api.wait_code(&to, 1).await)
+    };
     let to = recipient();
     let msisdn = to.trim_start_matches('+').to_string();
     let sent = beem(
@@ -717,37 +726,20 @@ async fn beem_operations(c: &Conformance, api: &Client, anonymous: &Client) {
         115,
     )
     .await;
-    let other = recipient();
-    let sent = beem(
-        "/v1/request",
-        json!({ "appId": 1, "msisdn": other }),
-        200,
-        100,
-    )
-    .await;
-    let pin_id = sent.body["data"]["pinId"].as_str().unwrap().to_string();
-    let code = api.wait_code(&other, 1).await;
-    beem(
-        "/v1/verify",
-        json!({ "pinId": pin_id, "pin": wrong(&code) }),
-        200,
-        114,
-    )
-    .await;
-    beem(
-        "/v1/verify",
-        json!({ "pinId": pin_id, "pin": code }),
-        200,
-        117,
-    )
-    .await;
-    beem(
-        "/v1/verify",
-        json!({ "pinId": pin_id, "pin": code }),
-        200,
-        118,
-    )
-    .await;
+    let (pin_id, code) = new_pin().await;
+    for (pin, outcome) in [
+        (wrong(&code), 114),
+        (code.clone(), 117),
+        (code.clone(), 118),
+    ] {
+        beem(
+            "/v1/verify",
+            json!({ "pinId": pin_id, "pin": pin }),
+            200,
+            outcome,
+        )
+        .await;
+    }
     beem("/v1/verify", json!({ "pinId": pin_id }), 400, 111).await;
     beem("/v1/verify", json!({ "pin": code }), 400, 112).await;
     beem(
@@ -768,30 +760,11 @@ async fn beem_operations(c: &Conformance, api: &Client, anonymous: &Client) {
         &api.post("/v1/verify", &json!("pin")).await,
     );
     // max_attempts = 2: the second wrong PIN ends it.
-    let third = recipient();
-    let sent = beem(
-        "/v1/request",
-        json!({ "appId": 1, "msisdn": third }),
-        200,
-        100,
-    )
-    .await;
-    let pin_id = sent.body["data"]["pinId"].as_str().unwrap().to_string();
-    let code = api.wait_code(&third, 1).await;
-    beem(
-        "/v1/verify",
-        json!({ "pinId": pin_id, "pin": wrong(&code) }),
-        200,
-        114,
-    )
-    .await;
-    beem(
-        "/v1/verify",
-        json!({ "pinId": pin_id, "pin": wrong(&code) }),
-        200,
-        116,
-    )
-    .await;
+    let (pin_id, code) = new_pin().await;
+    for outcome in [114, 116] {
+        let body = json!({ "pinId": pin_id, "pin": wrong(&code) });
+        beem("/v1/verify", body, 200, outcome).await;
+    }
 }
 
 /// The check itself: an answer that breaks the document fails with a message that says how.

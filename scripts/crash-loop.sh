@@ -4,6 +4,7 @@
 # and counts the duplicates the SMSC received (scripts/crash_loop.py says how).
 #
 #   scripts/crash-loop.sh [KILLS] [SEED]          e.g. scripts/crash-loop.sh 60
+#   OTPD_CRASH_WINDOW=100 scripts/crash-loop.sh   the SMPP window (default 10)
 set -euo pipefail
 kills=${1:-60}
 seed=${2:-$(date +%s)}

@@ -1,21 +1,17 @@
-//! The SMS-SUBMIT decoder (the modem simulator's side of AT+CMGS). The first byte's low bit
-//! says whether an SMSC address leads; bit 1 whether the rest is given to the decoder as it
-//! is (the hex layer) or as hex of its octets (the PDU fields, where the depth is).
+//! The SMS-SUBMIT decoder (the modem simulator's side of AT+CMGS), on input as `pdu_input`
+//! reads it.
 
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
 use otpd::proto::sms;
 
+#[path = "pdu_input.rs"]
+mod pdu_input;
+
 fuzz_target!(|data: &[u8]| {
-    let Some((&flags, pdu)) = data.split_first() else {
+    let Some((text, with_smsc)) = pdu_input::pdu_text(data) else {
         return;
-    };
-    let with_smsc = flags & 1 != 0;
-    let text = if flags & 2 != 0 {
-        String::from_utf8_lossy(pdu).into_owned()
-    } else {
-        pdu.iter().map(|b| format!("{b:02X}")).collect()
     };
     let _ = sms::decode_submit(&text, with_smsc);
 });

@@ -282,6 +282,12 @@ async fn without_valid_credentials_it_is_110_and_401() {
     let (digits, e164) = msisdn(20);
     let pin_id = assert_sent(&request(&shop, json!({ "appId": SHOP, "msisdn": digits })).await);
     let pin = d.unix().wait_code(&e164, 1).await;
+    // The handset may see the code before the outbox row is gone: settle first.
+    d.unix()
+        .wait_status(&pin_id, "delivery delivered", |s| {
+            s["delivery"]["state"] == "delivered"
+        })
+        .await;
     let before = traces(&d).await;
 
     let tcp = d.tcp();

@@ -10,6 +10,11 @@
 //!   the right one, which must come back `valid: true`. Rounds repeat until
 //!   `--seconds` of timed verify work has passed.
 //!
+//! * floor (only when asked for with `--phase floor`): for `--seconds`, every connection
+//!   loops `GET /healthz`, which touches neither the store nor the engine: the most
+//!   requests per second this machine's loopback HTTP allows otpd and this client, the
+//!   ceiling under the send and verify figures.
+//!
 //! Recipients are Tanzanian mobile numbers: +255712000000 onwards, then +255713...,
 //! +255714..., +255715..., +255716..., +255754..., +255755..., +255765..., then the other
 //! operator prefixes, from index `--seed` (default from the clock, so that reruns on
@@ -73,6 +78,8 @@ enum Phase {
     Send,
     Verify,
     Both,
+    /// `GET /healthz` only: the HTTP ceiling, no work behind it.
+    Floor,
 }
 
 const FIRST_PREFIXES: [u64; 8] = [712, 713, 714, 715, 716, 754, 755, 765];
@@ -237,6 +244,8 @@ impl Tally {
 enum Job {
     /// Timed sends until the deadline.
     SendUntil(Instant),
+    /// Timed `GET /healthz` until the deadline.
+    HealthUntil(Instant),
     /// An untimed send, giving (recipient, verification_id).
     Send,
     /// Polls the handset of (recipient, verification_id), giving (verification_id, code).
@@ -250,6 +259,15 @@ async fn work(c: &mut Conn, job: &Job, t: &mut Tally) -> Option<Pair> {
         Job::SendUntil(deadline) => {
             while Instant::now() < *deadline {
                 match send(c, Some(&mut t.lat_us)).await {
+                    Ok(_) => t.ok += 1,
+                    Err(e) => t.error(e),
+                }
+            }
+            return None;
+        }
+        Job::HealthUntil(deadline) => {
+            while Instant::now() < *deadline {
+                match c.api("/healthz", None, Some(&mut t.lat_us)).await {
                     Ok(_) => t.ok += 1,
                     Err(e) => t.error(e),
                 }
@@ -388,6 +406,14 @@ async fn run(args: Args) -> Result<Summary, BoxError> {
         conns.push(c);
     }
     let mut s = Summary::default();
+    if phase == Phase::Floor {
+        let start = Instant::now();
+        let jobs = (0..n).map(|_| Job::HealthUntil(start + dur)).collect();
+        s.send = each(&mut conns, n, jobs).await?.1;
+        let count = format!("{} ok", s.send.ok);
+        println!("floor (GET /healthz): {}", s.send.figures(count, start.elapsed(), true));
+        return Ok(s);
+    }
     if phase != Phase::Verify {
         let start = Instant::now();
         let jobs = (0..n).map(|_| Job::SendUntil(start + dur)).collect();

@@ -353,10 +353,10 @@ fn record(
 ) -> Result<(), StoreError> {
     // A resend since the claim started a new message of its own: this one's record would
     // overwrite it, and its outbox row is the resend's now.
-    let Some(current) = tx.verification(&sent.id)? else {
+    let Some((sends, status)) = tx.sends_and_status(&sent.id)? else {
         return Ok(());
     };
-    if current.sends != sent.sends {
+    if sends != sent.sends {
         return Ok(());
     }
     let event = match &outcome {
@@ -403,7 +403,7 @@ fn record(
         }
         SubmitOutcome::Reject { state, error } => {
             tx.record_delivery_end(&sent.id, state, Some(channel), &error)?;
-            if current.status == Status::Pending {
+            if status == Status::Pending {
                 tx.end_verification(&sent.id, Status::Failed, now)?;
             }
             tx.dequeue(&sent.id)?;

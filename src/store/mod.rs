@@ -93,6 +93,7 @@ pub fn open_write_connection(
     durability: Durability,
 ) -> Result<Connection, StoreError> {
     let mut conn = Connection::open(path)?;
+    conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
     conn.busy_timeout(Duration::from_secs(5))?;
     conn.pragma_update(None, "journal_mode", "WAL")?;
     let sync = match durability {
@@ -108,6 +109,11 @@ pub fn open_write_connection(
     migrate::upgrade(&mut conn, path)?;
     Ok(conn)
 }
+
+/// Prepared statements a connection keeps. rusqlite keeps 16 by default, fewer than the
+/// writer's jobs use in turn: each miss parsed its SQL again (1.5 % of the daemon's CPU under
+/// load). Every distinct statement of the code fits in this.
+const STATEMENT_CACHE: usize = 256;
 
 /// How much of the database file connections map into memory.
 const MMAP_BYTES: i64 = 256 << 20;
@@ -161,6 +167,7 @@ fn open_read_connection(path: &Path) -> Result<Connection, StoreError> {
         path,
         OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
     )?;
+    conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
     conn.busy_timeout(Duration::from_secs(5))?;
     conn.pragma_update(None, "mmap_size", MMAP_BYTES)?;
     Ok(conn)

@@ -81,6 +81,17 @@ impl WriteTx<'_> {
         by_id(self.conn, id)
     }
 
+    /// The number of sends and the status of a verification, if it exists: what recording a
+    /// delivery checks, without reading (and allocating) the whole row.
+    pub fn sends_and_status(&self, id: &str) -> Result<Option<(u32, Status)>, StoreError> {
+        self.conn
+            .prepare_cached("SELECT sends, status FROM verification WHERE id = ?1")?
+            .query_row([id], |r| Ok((r.get::<_, u32>(0)?, r.get::<_, String>(1)?)))
+            .optional()?
+            .map(|(sends, status)| Ok((sends, parse_enum("status", status, Status::parse)?)))
+            .transpose()
+    }
+
     /// The verification a verify by recipient checks: the pending one if there is one, else
     /// the newest (so an ended one answers with its status rather than 404). `rowid` breaks
     /// ties between sends of the same millisecond.

@@ -220,3 +220,18 @@ CREATE TABLE audit (
     detail TEXT
 ) STRICT;
 CREATE INDEX audit_at ON audit (at);
+-- version 7
+-- Delivery reports that matched no message when they came: mostly a receipt that overtook the
+-- record of its own submit (the SMSC answers fast). Held here rather than in memory, so the
+-- report is acknowledged to the network at once and a crash before its submit is recorded
+-- loses nothing; recording the submit applies it. The sweeper deletes what nothing claimed.
+CREATE TABLE held_report (
+    channel    TEXT NOT NULL,
+    message_id TEXT NOT NULL,
+    state      TEXT NOT NULL,                -- a delivery state, as the report gave it
+    error      TEXT,
+    at         INTEGER NOT NULL,             -- when the report says it happened
+    held_at    INTEGER NOT NULL,             -- when it arrived
+    PRIMARY KEY (channel, message_id)
+) STRICT, WITHOUT ROWID;
+CREATE INDEX held_report_held_at ON held_report (held_at);

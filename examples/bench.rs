@@ -411,7 +411,10 @@ async fn run(args: Args) -> Result<Summary, BoxError> {
         let jobs = (0..n).map(|_| Job::HealthUntil(start + dur)).collect();
         s.send = each(&mut conns, n, jobs).await?.1;
         let count = format!("{} ok", s.send.ok);
-        println!("floor (GET /healthz): {}", s.send.figures(count, start.elapsed(), true));
+        println!(
+            "floor (GET /healthz): {}",
+            s.send.figures(count, start.elapsed(), true)
+        );
         return Ok(s);
     }
     if phase != Phase::Verify {

@@ -162,7 +162,6 @@ pub async fn run(
     let phones = channel_set.phones.clone();
     let pepper = Arc::new(pepper);
     let wake = Arc::new(Notify::new());
-    let (submitted, named_submits) = mpsc::channel(16_384);
     let engine = Arc::new(Engine {
         store: store.clone(),
         pepper: pepper.clone(),
@@ -178,7 +177,6 @@ pub async fn run(
         random,
         clock: clock.clone(),
         wake,
-        submitted,
     });
 
     let workers = CancellationToken::new();
@@ -189,7 +187,7 @@ pub async fn run(
     };
     // Reports stop after the dispatcher, so the reports of its last submits are recorded.
     let reports_stop = CancellationToken::new();
-    let reporting = tokio::spawn(reports.run(report_rx, named_submits, reports_stop.clone()));
+    let reporting = tokio::spawn(reports.run(report_rx, reports_stop.clone()));
     let sweeping = tokio::spawn(
         Sweeper {
             store: store.clone(),

@@ -60,8 +60,6 @@ pub struct Dispatcher {
     pub clock: Arc<dyn Clock>,
     /// Woken when the outbox may have something due (a send, a resend, a reschedule).
     pub wake: Arc<Notify>,
-    /// Told of every submit it records, so a report that came first is applied then.
-    pub submitted: tokio::sync::mpsc::Sender<super::reports::Submitted>,
 }
 
 /// A claimed message with its code, ready for a channel.
@@ -304,10 +302,7 @@ impl Dispatcher {
         }
         let name = chan.name().to_string();
         let now = self.clock.now();
-        let accepted = match &outcome {
-            SubmitOutcome::Accepted { message_id } => Some((name.clone(), message_id.clone())),
-            _ => None,
-        };
+        let accepted = matches!(outcome, SubmitOutcome::Accepted { .. });
         let recorded = self
             .store
             .writer
@@ -317,12 +312,9 @@ impl Dispatcher {
             // The lease runs out and the message is sent again with a fresh code.
             tracing::error!(error = %e, "cannot record the outcome of a submit");
         }
-        match accepted {
-            // A full queue only delays a held report until the sink's next sweep.
-            Some(named) => {
-                let _ = self.submitted.try_send(named);
-            }
-            None => self.wake.notify_one(),
+        if !accepted {
+            // Rescheduled (or ended): the outbox may have something due sooner.
+            self.wake.notify_one();
         }
     }
 }
@@ -370,6 +362,8 @@ fn record(
             tx.record_submitted(&sent.id, channel, &message_id, now)?;
             tx.dequeue(&sent.id)?;
             tx.insert_event(&sent.id, "submitted", Some(channel), now)?;
+            // A receipt that came before this record was held for it.
+            super::reports::apply_held(tx, channel, &message_id, now)?;
         }
         SubmitOutcome::Retry { after, error } => {
             entry.tries += 1;

@@ -1,185 +1,149 @@
 //! Delivery reports: applied to the message they name. A report can overtake the record of
 //! its own submit (the SMSC sends the receipt before our write of "submitted" lands, or even
-//! before its submit_sm_resp), so a report that matches nothing is held, keyed by channel and
-//! message id. The dispatcher names every submit it records; a held report with that name is
-//! applied then. Held reports are also retried every few seconds, and dropped with a log line
-//! after [`HOLD`].
+//! before its submit_sm_resp), so a report that matches nothing is held in the store
+//! (`held_report`), in the same transaction that would have applied it. Recording a submit
+//! takes and applies the report held for it ([`apply_held`]); the sweeper drops those that
+//! nothing claimed after [`HOLD`]. Either way a report is acknowledged to the network only
+//! once it is committed, so a crash at any moment loses none.
 
-use crate::channel::{DeliveryReport, OnRecorded};
-use crate::model::{Clock, DeliveryState};
-use crate::store::{Store, StoreError};
-use std::collections::HashMap;
+use crate::channel::DeliveryReport;
+use crate::model::{Clock, DeliveryState, Timestamp};
+use crate::store::held_reports::HeldReport;
+use crate::store::{Store, StoreError, WriteTx};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 /// How long an unmatched report is kept.
 pub const HOLD: Duration = Duration::from_secs(600);
-/// Unmatched reports kept at most (a report for a message that was since resent never
-/// matches; they must not pile up).
-const HELD_MAX: usize = 10_000;
 /// Reports applied per writer job at most.
 const BATCH: usize = 512;
-/// How often every held report is tried again (for any match the dispatcher did not name).
-const SWEEP: Duration = Duration::from_secs(5);
-
-/// A submit the dispatcher recorded: (channel, message id).
-pub type Submitted = (String, String);
+/// How long reports the store could not take wait before they are tried again.
+const RETRY: Duration = Duration::from_secs(1);
 
 pub struct ReportSink {
     pub store: Store,
     pub clock: Arc<dyn Clock>,
 }
 
-/// Unmatched reports by (channel, message id), with when they first arrived.
-type Held = HashMap<(String, String), (DeliveryReport, Instant)>;
-
-fn key(r: &DeliveryReport) -> (String, String) {
-    (r.channel.clone(), r.message_id.clone())
-}
-
 impl ReportSink {
-    pub async fn run(
-        self,
-        mut reports: mpsc::Receiver<DeliveryReport>,
-        mut submitted: mpsc::Receiver<Submitted>,
-        stop: CancellationToken,
-    ) {
-        let mut held: Held = HashMap::new();
-        let mut next_sweep = tokio::time::Instant::now() + SWEEP;
+    /// Records reports until `stop`, then those already queued, and returns.
+    pub async fn run(self, mut reports: mpsc::Receiver<DeliveryReport>, stop: CancellationToken) {
+        // Reports the store refused (disk full, database locked): not acknowledged, so the
+        // network still has them; tried again after RETRY.
+        let mut retry: Vec<DeliveryReport> = Vec::new();
         loop {
-            let now = Instant::now();
-            // Each report with when it first arrived.
-            let mut batch: Vec<(DeliveryReport, Instant)> = Vec::new();
-            tokio::select! {
-                got = reports.recv() => match got {
-                    Some(r) => batch.push((r, now)),
-                    None => break,
-                },
-                Some(first) = submitted.recv() => {
-                    let mut names = vec![first];
-                    while names.len() < BATCH {
-                        match submitted.try_recv() {
-                            Ok(n) => names.push(n),
-                            Err(_) => break,
-                        }
-                    }
-                    batch.extend(names.iter().filter_map(|n| held.remove(n)));
+            let mut batch = std::mem::take(&mut retry);
+            let stopping = if batch.is_empty() {
+                tokio::select! {
+                    got = reports.recv() => match got {
+                        Some(r) => { batch.push(r); false }
+                        None => true,
+                    },
+                    () = stop.cancelled() => true,
                 }
-                () = tokio::time::sleep_until(next_sweep) => {
-                    next_sweep = tokio::time::Instant::now() + SWEEP;
-                    held.retain(|_, (r, at)| {
-                        let fresh = now.duration_since(*at) < HOLD;
-                        if !fresh {
-                            tracing::warn!(channel = %r.channel, message_id = %r.message_id, "dropping a delivery report that matches no message");
-                        }
-                        fresh
-                    });
-                    let retry: Vec<(String, String)> = held.keys().take(BATCH).cloned().collect();
-                    batch.extend(retry.iter().filter_map(|k| held.remove(k)));
+            } else {
+                tokio::select! {
+                    () = tokio::time::sleep(RETRY) => false,
+                    () = stop.cancelled() => true,
                 }
-                () = stop.cancelled() => {
-                    // The dispatcher and the channels have finished: record what arrived.
-                    while let Ok(r) = reports.try_recv() {
-                        batch.push((r, now));
-                    }
-                    let recorded: Vec<OnRecorded> = batch.iter().map(|(r, _)| r.recorded.clone()).collect();
-                    if self.apply(batch.into_iter().map(|(r, _)| r).collect()).await.is_ok() {
-                        recorded.iter().for_each(OnRecorded::call);
-                    }
-                    break;
-                }
-            }
-            while batch.len() < BATCH {
+            };
+            // On the way out (the dispatcher and the channels have finished), everything
+            // that arrived; else a batch.
+            while stopping || batch.len() < BATCH {
                 match reports.try_recv() {
-                    Ok(r) => batch.push((r, now)),
+                    Ok(r) => batch.push(r),
                     Err(_) => break,
                 }
             }
-            if batch.is_empty() {
-                continue;
+            if !batch.is_empty() {
+                match self.record(batch.clone()).await {
+                    // Committed, applied or held: the channel may tell the network it has them.
+                    Ok(()) => batch.iter().for_each(|r| r.recorded.call()),
+                    Err(e) => {
+                        tracing::error!(error = %e, reports = batch.len(), "cannot record delivery reports; will retry");
+                        retry = batch;
+                    }
+                }
             }
-            let arrived: HashMap<(String, String), Instant> =
-                batch.iter().map(|(r, at)| (key(r), *at)).collect();
-            let recorded: Vec<OnRecorded> = batch.iter().map(|(r, _)| r.recorded.clone()).collect();
-            let unmatched = match self
-                .apply(batch.into_iter().map(|(r, _)| r).collect())
-                .await
-            {
-                Ok(unmatched) => {
-                    // Committed, or about to be held for the submit they name: the channel
-                    // may tell the network it has them. (A held report lives in memory: a
-                    // crash in the moment between a submit's record and the report's match
-                    // still loses it; see the README, "Crash loop".)
-                    recorded.iter().for_each(OnRecorded::call);
-                    unmatched
-                }
-                Err((e, all)) => {
-                    // Not acknowledged: held and retried, and acknowledged once recorded.
-                    tracing::error!(error = %e, "cannot record delivery reports; will retry");
-                    all
-                }
-            };
-            for r in unmatched {
-                let k = key(&r);
-                let at = arrived.get(&k).copied().unwrap_or(now);
-                if held.len() < HELD_MAX || held.contains_key(&k) {
-                    held.insert(k, (r, at));
-                } else {
-                    tracing::warn!(channel = %r.channel, message_id = %r.message_id, "too many unmatched delivery reports; dropping one");
-                    r.recorded.call();
-                }
+            if stopping {
+                break;
             }
         }
     }
 
-    /// Applies reports; returns those that matched no message.
-    async fn apply(
-        &self,
-        batch: Vec<DeliveryReport>,
-    ) -> Result<Vec<DeliveryReport>, (StoreError, Vec<DeliveryReport>)> {
-        let copy = batch.clone();
+    /// Applies each report to its message, or holds it if it matches none.
+    async fn record(&self, batch: Vec<DeliveryReport>) -> Result<(), StoreError> {
         let now = self.clock.now();
         self.store
             .writer
             .run(move |tx| {
-                let mut unmatched = Vec::new();
                 for r in batch {
-                    match tx.apply_report(
-                        &r.channel,
-                        &r.message_id,
-                        r.state,
-                        r.error.as_deref(),
-                        r.at,
-                    )? {
-                        Some(id) => {
-                            crate::metrics::delivery(&r.channel, r.state.as_str());
-                            let event = match r.state {
-                                DeliveryState::Delivered => Some("delivered"),
-                                DeliveryState::Undelivered
-                                | DeliveryState::Expired
-                                | DeliveryState::Rejected => Some("undelivered"),
-                                _ => None,
-                            };
-                            if let Some(event) = event {
-                                tx.insert_event(&id, event, r.error.as_deref(), now)?;
-                            }
-                        }
-                        None => unmatched.push(r),
+                    let (state, error) = (r.state, r.error.as_deref());
+                    if apply(tx, &r.channel, &r.message_id, state, error, r.at, now)?.is_none() {
+                        let held = HeldReport {
+                            state,
+                            error: r.error,
+                            at: r.at,
+                        };
+                        tx.hold_report(&r.channel, &r.message_id, &held, now)?;
                     }
                 }
-                Ok(unmatched)
+                Ok(())
             })
             .await
-            .map_err(|e| (e, copy))
     }
+}
+
+/// Applies the report held for a submit just recorded as (`channel`, `message_id`), if one
+/// overtook it. Runs in the transaction of that record.
+pub fn apply_held(
+    tx: &WriteTx<'_>,
+    channel: &str,
+    message_id: &str,
+    now: Timestamp,
+) -> Result<(), StoreError> {
+    if let Some(held) = tx.take_held_report(channel, message_id)? {
+        let error = held.error.as_deref();
+        apply(tx, channel, message_id, held.state, error, held.at, now)?;
+    }
+    Ok(())
+}
+
+/// Applies one report (`at`: when it says it happened) to the message it names, with its
+/// event; the verification's id, or `None` if it names no message still waiting for news.
+fn apply(
+    tx: &WriteTx<'_>,
+    channel: &str,
+    message_id: &str,
+    state: DeliveryState,
+    error: Option<&str>,
+    at: Timestamp,
+    now: Timestamp,
+) -> Result<Option<String>, StoreError> {
+    let Some(id) = tx.apply_report(channel, message_id, state, error, at)? else {
+        return Ok(None);
+    };
+    crate::metrics::delivery(channel, state.as_str());
+    let event = match state {
+        DeliveryState::Delivered => Some("delivered"),
+        DeliveryState::Undelivered | DeliveryState::Expired | DeliveryState::Rejected => {
+            Some("undelivered")
+        }
+        _ => None,
+    };
+    if let Some(event) = event {
+        tx.insert_event(&id, event, error, now)?;
+    }
+    Ok(Some(id))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{SystemClock, Timestamp, Verification};
+    use crate::channel::OnRecorded;
+    use crate::model::{SystemClock, Verification};
     use crate::store::Durability;
 
     fn verification(id: &str, now: Timestamp) -> Verification {
@@ -228,9 +192,11 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_receipt_that_overtakes_its_submit_record_is_held_and_matched() {
+    async fn a_receipt_that_overtakes_its_submit_record_is_held_in_the_store_and_survives_a_restart()
+     {
         let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(&dir.path().join("t.db"), Durability::Normal).unwrap();
+        let path = dir.path().join("t.db");
+        let store = Store::open(&path, Durability::Normal).unwrap();
         let now = SystemClock.now();
         let v = verification("v1", now);
         store
@@ -238,65 +204,110 @@ mod tests {
             .run(move |tx| tx.insert_verification(&v))
             .await
             .unwrap();
-
-        let (submitted, named) = mpsc::channel(8);
+        let (reports, rx) = mpsc::channel(8);
+        let stop = CancellationToken::new();
         let sink = ReportSink {
             store: store.clone(),
             clock: Arc::new(SystemClock),
         };
-        // Before its submit is recorded, a receipt matches nothing and comes back unmatched.
-        let early = DeliveryReport {
-            channel: "op".into(),
-            message_id: "a1b".into(),
-            state: DeliveryState::Delivered,
-            error: None,
-            at: now,
-            recorded: Default::default(),
-        };
-        let unmatched = sink
-            .apply(vec![early.clone()])
-            .await
-            .map_err(|(e, _)| e)
-            .unwrap();
-        assert_eq!(unmatched, vec![early]);
-        let (tx, rx) = mpsc::channel(8);
-        let stop = CancellationToken::new();
-        let running = tokio::spawn(sink.run(rx, named, stop.clone()));
+        let running = tokio::spawn(sink.run(rx, stop.clone()));
 
-        // In the running sink: the receipt first, then the submit record; the held receipt
-        // is applied once the dispatcher says a submit was recorded.
+        // The receipt comes before its submit is recorded: it matches nothing, and is
+        // acknowledged once it is held.
+        let acked = Arc::new(tokio::sync::Notify::new());
+        let ack = acked.clone();
         let report = DeliveryReport {
             channel: "op".into(),
             message_id: "a1b".into(),
             state: DeliveryState::Delivered,
             error: None,
             at: now,
-            recorded: Default::default(),
+            recorded: OnRecorded::new(move || ack.notify_one()),
         };
-        tx.send(report).await.unwrap();
-        let state = || async {
-            let v = store
-                .readers
-                .verification("v1".into())
-                .await
-                .unwrap()
-                .unwrap();
-            v.delivery.state
+        reports.send(report).await.unwrap();
+        tokio::time::timeout(Duration::from_secs(10), acked.notified())
+            .await
+            .expect("the held receipt was acknowledged");
+        let state = |store: Store| async move {
+            let v = store.readers.verification("v1".into()).await.unwrap();
+            v.unwrap().delivery.state
         };
-        // Its submit is recorded afterwards, and the dispatcher says so.
+        assert_eq!(state(store.clone()).await, DeliveryState::Queued);
+
+        // The daemon dies there; the submit's record comes after a restart (say the
+        // dispatcher's job was queued behind the hold), and applies the held receipt.
+        stop.cancel();
+        running.await.unwrap();
+        drop(store);
+        let store = Store::open(&path, Durability::Normal).unwrap();
         store
             .writer
-            .run(move |tx| tx.record_submitted("v1", "op", "a1b", now))
+            .run(move |tx| {
+                tx.record_submitted("v1", "op", "a1b", now)?;
+                apply_held(tx, "op", "a1b", now)
+            })
             .await
             .unwrap();
-        submitted.send(("op".into(), "a1b".into())).await.unwrap();
-        tokio::time::timeout(Duration::from_secs(10), async {
-            while state().await != DeliveryState::Delivered {
-                tokio::time::sleep(Duration::from_millis(5)).await;
-            }
-        })
-        .await
-        .unwrap();
+        assert_eq!(state(store.clone()).await, DeliveryState::Delivered);
+        let left = store
+            .writer
+            .run(|tx| tx.take_held_report("op", "a1b"))
+            .await
+            .unwrap();
+        assert_eq!(left, None, "the held receipt is gone once applied");
+    }
+
+    #[tokio::test]
+    async fn a_report_that_matches_is_applied_not_held_and_acknowledged() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("t.db"), Durability::Normal).unwrap();
+        let now = SystemClock.now();
+        let v = verification("v1", now);
+        store
+            .writer
+            .run(move |tx| {
+                tx.insert_verification(&v)?;
+                tx.record_submitted("v1", "op", "m1", now)
+            })
+            .await
+            .unwrap();
+        let (reports, rx) = mpsc::channel(8);
+        let stop = CancellationToken::new();
+        let sink = ReportSink {
+            store: store.clone(),
+            clock: Arc::new(SystemClock),
+        };
+        let running = tokio::spawn(sink.run(rx, stop.clone()));
+        let acked = Arc::new(tokio::sync::Notify::new());
+        let ack = acked.clone();
+        reports
+            .send(DeliveryReport {
+                channel: "op".into(),
+                message_id: "m1".into(),
+                state: DeliveryState::Undelivered,
+                error: Some("err:011".into()),
+                at: now,
+                recorded: OnRecorded::new(move || ack.notify_one()),
+            })
+            .await
+            .unwrap();
+        tokio::time::timeout(Duration::from_secs(10), acked.notified())
+            .await
+            .expect("the receipt was acknowledged");
+        let v = store
+            .readers
+            .verification("v1".into())
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(v.delivery.state, DeliveryState::Undelivered);
+        assert_eq!(v.delivery.error.as_deref(), Some("err:011"));
+        let held = store
+            .writer
+            .run(|tx| tx.take_held_report("op", "m1"))
+            .await
+            .unwrap();
+        assert_eq!(held, None, "a report that matched is not held");
         stop.cancel();
         running.await.unwrap();
     }

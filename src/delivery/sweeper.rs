@@ -103,11 +103,28 @@ impl Sweeper {
                 }
                 let day_ago = Timestamp(now.0 - crate::otp::IDEMPOTENCY_WINDOW.as_millis() as i64);
                 tx.purge_idempotency(day_ago)?;
+                let stale = Timestamp(
+                    now.0
+                        .saturating_sub(super::reports::HOLD.as_millis() as i64),
+                );
+                let dropped = tx.drop_stale_held_reports(stale, PRUNE_BATCH)?;
                 let pruned = tx
                     .prune_limits(now, PRUNE_BATCH)?
-                    .max(tx.prune_fraud(now, PRUNE_BATCH)?);
-                Ok::<_, StoreError>(due.len() == BATCH || pruned == PRUNE_BATCH)
+                    .max(tx.prune_fraud(now, PRUNE_BATCH)?)
+                    .max(dropped);
+                Ok::<_, StoreError>((due.len() == BATCH || pruned == PRUNE_BATCH, dropped))
             })
             .await
+            .map(|(more, dropped)| {
+                if dropped > 0 {
+                    // A receipt for a message resent since (under a new id), or one the
+                    // network sent twice: nothing waits for it.
+                    tracing::warn!(
+                        reports = dropped,
+                        "dropped delivery reports that matched no message within 10 minutes"
+                    );
+                }
+                more
+            })
     }
 }

@@ -19,6 +19,7 @@ mod writer;
 pub mod attempts;
 pub mod audit;
 pub mod fraud;
+pub mod held_reports;
 pub mod keys;
 pub mod limits;
 pub mod outbox;

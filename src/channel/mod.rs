@@ -45,12 +45,28 @@ pub enum SubmitOutcome {
 #[derive(Debug, Clone, PartialEq)]
 pub struct DeliveryReport {
     pub channel: String,
+    /// The message's id, as the channel gave it when it accepted the message; empty when
+    /// `by_reference` names the message instead.
     pub message_id: String,
     pub state: DeliveryState,
     pub error: Option<String>,
     pub at: Timestamp,
     /// Called once the report is recorded; the channel acknowledges it to the network then.
     pub recorded: OnRecorded,
+    /// A modem's status report about a message the link no longer remembers (sent before a
+    /// restart): the store finds it by what the report names.
+    pub by_reference: Option<ModemReference>,
+}
+
+/// What a GSM status report names of its message: the TP-MR the modem gave its first part
+/// and the recipient. A modem channel's message ids are `"{reference}@{ms}"`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ModemReference {
+    pub reference: u8,
+    /// The recipient's last digits (a report may give the number in national form).
+    pub digits: String,
+    /// Only a message submitted since then matches (the reference wraps after 256 sends).
+    pub since: Timestamp,
 }
 
 /// What a channel wants done once a report of its is recorded (committed, or held until the

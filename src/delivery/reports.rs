@@ -81,6 +81,18 @@ impl ReportSink {
             .run(move |tx| {
                 for r in batch {
                     let (state, error) = (r.state, r.error.as_deref());
+                    if let Some(by) = &r.by_reference {
+                        // A modem's report about a message sent before a restart: the store
+                        // finds it, or nothing will (it is not held).
+                        match tx.modem_message_by_reference(&r.channel, by)? {
+                            Some(id) => apply(tx, &r.channel, &id, state, error, r.at, now)?,
+                            None => {
+                                tracing::debug!(channel = %r.channel, reference = by.reference, "a status report that matches no message");
+                                None
+                            }
+                        };
+                        continue;
+                    }
                     if apply(tx, &r.channel, &r.message_id, state, error, r.at, now)?.is_none() {
                         let held = HeldReport {
                             state,
@@ -223,6 +235,7 @@ mod tests {
             error: None,
             at: now,
             recorded: OnRecorded::new(move || ack.notify_one()),
+            by_reference: None,
         };
         reports.send(report).await.unwrap();
         tokio::time::timeout(Duration::from_secs(10), acked.notified())
@@ -288,6 +301,7 @@ mod tests {
                 error: Some("err:011".into()),
                 at: now,
                 recorded: OnRecorded::new(move || ack.notify_one()),
+                by_reference: None,
             })
             .await
             .unwrap();
@@ -308,6 +322,71 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(held, None, "a report that matched is not held");
+        stop.cancel();
+        running.await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_modem_report_without_an_id_finds_its_message_in_the_store() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("t.db"), Durability::Normal).unwrap();
+        let now = SystemClock.now();
+        store
+            .writer
+            .run(move |tx| {
+                for (id, message_id) in [("v1", "12@1000"), ("v2", "123@1001")] {
+                    tx.insert_verification(&verification(id, now))?;
+                    tx.record_submitted(id, "dongle", message_id, now)?;
+                }
+                Ok::<_, StoreError>(())
+            })
+            .await
+            .unwrap();
+        let (reports, rx) = mpsc::channel(8);
+        let stop = CancellationToken::new();
+        let sink = ReportSink {
+            store: store.clone(),
+            clock: Arc::new(SystemClock),
+        };
+        let running = tokio::spawn(sink.run(rx, stop.clone()));
+        let report = |reference: u8, ack: Arc<tokio::sync::Notify>| DeliveryReport {
+            channel: "dongle".into(),
+            message_id: String::new(),
+            state: DeliveryState::Delivered,
+            error: None,
+            at: now,
+            recorded: OnRecorded::new(move || ack.notify_one()),
+            by_reference: Some(crate::channel::ModemReference {
+                reference,
+                digits: "712345678".into(),
+                since: Timestamp(now.0 - 60_000),
+            }),
+        };
+        let acked = Arc::new(tokio::sync::Notify::new());
+        // Reference 99 names nothing: acknowledged, nothing changes.
+        reports.send(report(99, acked.clone())).await.unwrap();
+        tokio::time::timeout(Duration::from_secs(10), acked.notified())
+            .await
+            .unwrap();
+        reports.send(report(123, acked.clone())).await.unwrap();
+        tokio::time::timeout(Duration::from_secs(10), acked.notified())
+            .await
+            .unwrap();
+        let state = |id: &'static str| {
+            let store = store.clone();
+            async move {
+                let v = store.readers.verification(id.into()).await.unwrap();
+                v.unwrap().delivery.state
+            }
+        };
+        assert_eq!(state("v1").await, DeliveryState::Submitted);
+        assert_eq!(state("v2").await, DeliveryState::Delivered);
+        let held = store
+            .writer
+            .run(|tx| tx.take_held_report("dongle", ""))
+            .await
+            .unwrap();
+        assert_eq!(held, None, "a report found by reference is never held");
         stop.cancel();
         running.await.unwrap();
     }

@@ -1,6 +1,7 @@
 //! Statements on the `verification` and `event` tables.
 
 use super::{Readers, StoreError, WriteTx, parse_enum};
+use crate::channel::ModemReference;
 use crate::model::{Delivery, DeliveryState, Status, Timestamp, Verification};
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
@@ -283,6 +284,32 @@ impl WriteTx<'_> {
         Ok(id)
     }
 
+    /// The id of the newest message that modem channel `channel` sent to a number ending in
+    /// `by.digits`, whose first part got TP-MR `by.reference` (a modem's message ids are
+    /// `"{reference}@{ms}"`), submitted since `by.since` and still waiting for its report.
+    pub fn modem_message_by_reference(
+        &self,
+        channel: &str,
+        by: &ModemReference,
+    ) -> Result<Option<String>, StoreError> {
+        // The ids that start "{reference}@": '@' sorts just before 'A', and a longer
+        // reference ("123@") sorts before "12@" (a digit is below '@').
+        let (from, to) = (format!("{}@", by.reference), format!("{}A", by.reference));
+        Ok(self
+            .conn
+            .prepare_cached(
+                "SELECT message_id FROM verification \
+                 WHERE delivery_channel = ?1 AND message_id >= ?2 AND message_id < ?3 \
+                 AND submitted_at >= ?4 AND substr(recipient, -length(?5)) = ?5 \
+                 AND delivery_state NOT IN ('delivered', 'undelivered', 'expired', 'rejected') \
+                 ORDER BY submitted_at DESC LIMIT 1",
+            )?
+            .query_row(params![channel, from, to, by.since.0, by.digits], |r| {
+                r.get(0)
+            })
+            .optional()?)
+    }
+
     /// Pending verifications whose time is up, at most `limit`.
     pub fn due_for_expiry(
         &self,
@@ -385,5 +412,86 @@ impl WriteTx<'_> {
             .conn
             .prepare_cached("DELETE FROM idempotency WHERE created_at <= ?1")?
             .execute([before.0])?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::{Durability, Store};
+    use std::time::Duration;
+
+    #[tokio::test]
+    async fn a_modem_message_is_found_by_its_first_reference_recipient_and_age() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("t.db"), Durability::Normal).unwrap();
+        let found = store
+            .writer
+            .run(|tx| {
+                let sent = [
+                    // (id, recipient, channel, message id, submitted at)
+                    ("old", "+255712345678", "dongle", "12@100", 100),
+                    ("a", "+255712345678", "dongle", "12@2000", 2_000),
+                    ("b", "+255712345678", "dongle", "123@2001", 2_001),
+                    ("c", "+255712345678", "dongle", "1@2002", 2_002),
+                    ("d", "+255700000001", "dongle", "12@2003", 2_003),
+                    ("e", "+255712345678", "other", "12@2004", 2_004),
+                    ("f", "+255712345678", "dongle", "12@2005", 2_005),
+                ];
+                for (id, to, channel, message_id, at) in sent {
+                    let ttl = Duration::from_secs(300);
+                    let v = Verification::new_pending(
+                        id.into(),
+                        "default".into(),
+                        to.into(),
+                        Timestamp(at),
+                        ttl,
+                        6,
+                        5,
+                    );
+                    tx.insert_verification(&v)?;
+                    tx.record_submitted(id, channel, message_id, Timestamp(at))?;
+                }
+                // "f" already has its report: it waits for nothing.
+                tx.apply_report(
+                    "dongle",
+                    "12@2005",
+                    DeliveryState::Delivered,
+                    None,
+                    Timestamp(2_006),
+                )?;
+                let find = |reference, digits: &str, since| {
+                    let by = ModemReference {
+                        reference,
+                        digits: digits.into(),
+                        since: Timestamp(since),
+                    };
+                    tx.modem_message_by_reference("dongle", &by)
+                };
+                Ok::<_, StoreError>([
+                    find(12, "712345678", 1_000)?,
+                    find(12, "712345678", 0)?,
+                    find(123, "712345678", 0)?,
+                    find(1, "712345678", 0)?,
+                    find(12, "700000001", 0)?,
+                    find(12, "799999999", 0)?,
+                    find(7, "712345678", 0)?,
+                ])
+            })
+            .await
+            .unwrap();
+        let want = [
+            Some("12@2000"), // newest waiting one since 1000; not "old", "d", "e" or "f"
+            Some("12@2000"),
+            Some("123@2001"),
+            Some("1@2002"),
+            Some("12@2003"),
+            None,
+            None,
+        ];
+        assert_eq!(
+            found.map(|m| m.map(|s| s.to_string())),
+            want.map(|m| m.map(str::to_string))
+        );
     }
 }

@@ -141,6 +141,29 @@ async fn the_daemon_rides_out_a_modem_that_vanishes_and_comes_back() {
 }
 
 #[tokio::test]
+async fn a_status_report_that_comes_after_a_restart_still_settles_the_message() {
+    // The network reports 6 s after the send; the daemon is killed and started again in
+    // between, so the link that sent the message is not the one that hears the report.
+    let sim = ModemSim::start(&["--report-delay", "6s"]);
+    let mut daemon = daemon_on(&sim);
+    let (id, code) = send_and_read(&daemon, &sim).await;
+    daemon
+        .unix()
+        .wait_status(&id, "submitted", |s| s["delivery"]["state"] == "submitted")
+        .await;
+    daemon.kill();
+    daemon.start_again();
+    let c = daemon.unix();
+    let status = c
+        .wait_status(&id, "delivered after the restart", |s| {
+            s["delivery"]["state"] == "delivered"
+        })
+        .await;
+    assert_eq!(status["delivery"]["channel"], "dongle");
+    assert_eq!(c.verify(&id, &code).await.body["valid"], true);
+}
+
+#[tokio::test]
 async fn a_hung_modem_is_reopened_and_the_code_still_arrives() {
     let sim = ModemSim::start(&["--hang-after", "1", "--hang-for", "3s"]);
     let daemon = daemon_on(&sim);

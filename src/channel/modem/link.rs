@@ -14,15 +14,15 @@
 //! held goes back to the dispatcher (retry), and what waited on the queue fails over.
 
 use super::device::{Device, Stream};
-use super::reports::SentParts;
+use super::reports::{self, SentParts};
 use super::{Request, cms};
 use crate::channel::smpp::SharedHealth;
-use crate::channel::{DeliveryReport, LinkState, Outgoing, SubmitOutcome};
+use crate::channel::{DeliveryReport, LinkState, ModemReference, Outgoing, SubmitOutcome};
 use crate::log_mask;
 use crate::metrics::{self, ChannelLabel, METRICS};
-use crate::model::{Clock, DeliveryState};
+use crate::model::{Clock, DeliveryState, Timestamp};
 use crate::proto::modem::{Busy, Event, ModemConfig, PIN_REFUSED, Session};
-use crate::proto::sms::{self, PduError, Submit};
+use crate::proto::sms::{self, PduError, StatusReport, Submit};
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
@@ -333,23 +333,7 @@ impl Link {
             Event::Hung(why) => return Some(format!("modem hung: {why}")),
             Event::Sent { tag, reference } => self.part_sent(tag, reference),
             Event::SendFailed { tag, cms, error } => self.part_failed(tag, cms, error),
-            Event::StatusReport(report) => {
-                if let Some(done) = self.sent.report(&report, Instant::now().into_std()) {
-                    let report = DeliveryReport {
-                        channel: self.name.clone(),
-                        message_id: done.message_id,
-                        state: done.state,
-                        error: done.error,
-                        at: self.clock.now(),
-                        recorded: Default::default(),
-                    };
-                    if self.reports.try_send(report).is_err() {
-                        tracing::warn!(channel = %self.name, "report queue full; dropping a status report");
-                    }
-                } else {
-                    tracing::debug!(channel = %self.name, reference = report.reference, status = report.status, "a status report that settles nothing (still trying, or unknown)");
-                }
-            }
+            Event::StatusReport(report) => self.status_report(&report),
             Event::Incoming(deliver) => {
                 // An SMS to the modem's number (a reply, an operator notice). Shown to
                 // people in the log; the text is not a secret of ours.
@@ -436,6 +420,43 @@ impl Link {
         }
         if pending.left > 0 {
             self.pending.insert(key, pending);
+        }
+    }
+
+    /// Passes on what a status report settles. A report about a part this link never sent
+    /// (it was sent before a restart) goes to the store, which still knows the message.
+    fn status_report(&mut self, report: &StatusReport) {
+        let now = Instant::now().into_std();
+        let known = self.sent.knows(report, now);
+        let (message_id, state, error, by_reference) = match self.sent.report(report, now) {
+            Some(done) => (done.message_id, done.state, done.error, None),
+            None => match (known, reports::settled(report)) {
+                (false, Some((state, error))) => {
+                    let window = i64::try_from(reports::WINDOW.as_millis()).unwrap_or(i64::MAX);
+                    let by = ModemReference {
+                        reference: report.reference,
+                        digits: reports::significant_digits(&report.recipient),
+                        since: Timestamp(self.clock.now().0.saturating_sub(window)),
+                    };
+                    (String::new(), state, error, Some(by))
+                }
+                _ => {
+                    tracing::debug!(channel = %self.name, reference = report.reference, status = report.status, "a status report that settles nothing yet");
+                    return;
+                }
+            },
+        };
+        let report = DeliveryReport {
+            channel: self.name.clone(),
+            message_id,
+            state,
+            error,
+            at: self.clock.now(),
+            recorded: Default::default(),
+            by_reference,
+        };
+        if self.reports.try_send(report).is_err() {
+            tracing::warn!(channel = %self.name, "report queue full; dropping a status report");
         }
     }
 

@@ -44,9 +44,26 @@ pub struct SentParts {
 }
 
 fn key(reference: u8, recipient: &str) -> (u8, String) {
-    let digits: Vec<char> = recipient.chars().filter(char::is_ascii_digit).collect();
+    (reference, significant_digits(recipient))
+}
+
+/// The digits of a number that a report and its submit agree on, whatever the form.
+pub fn significant_digits(number: &str) -> String {
+    let digits: Vec<char> = number.chars().filter(char::is_ascii_digit).collect();
     let start = digits.len().saturating_sub(SIGNIFICANT_DIGITS);
-    (reference, digits.iter().skip(start).collect())
+    digits.iter().skip(start).collect()
+}
+
+/// What a report says of its part: `None` while the network is still trying.
+pub fn settled(report: &StatusReport) -> Option<(DeliveryState, Option<String>)> {
+    match outcome(report.status) {
+        ReportOutcome::Delivered => Some((DeliveryState::Delivered, None)),
+        ReportOutcome::Pending => None,
+        ReportOutcome::Failed => Some((
+            DeliveryState::Undelivered,
+            Some(format!("status report TP-ST {:#04x}", report.status)),
+        )),
+    }
 }
 
 impl SentParts {
@@ -75,18 +92,19 @@ impl SentParts {
         self.order.push_back((key, now));
     }
 
+    /// Whether a part sent to `report`'s recipient under its reference is remembered (and
+    /// not aged out).
+    pub fn knows(&mut self, report: &StatusReport, now: Instant) -> bool {
+        self.expire(now);
+        self.parts
+            .contains_key(&key(report.reference, &report.recipient))
+    }
+
     /// The message's end once `report` settles its last part; `None` while the network is
     /// still trying, parts are outstanding, or nothing sent matches.
     pub fn report(&mut self, report: &StatusReport, now: Instant) -> Option<Final> {
         self.expire(now);
-        let (state, error) = match outcome(report.status) {
-            ReportOutcome::Delivered => (DeliveryState::Delivered, None),
-            ReportOutcome::Pending => return None,
-            ReportOutcome::Failed => (
-                DeliveryState::Undelivered,
-                Some(format!("status report TP-ST {:#04x}", report.status)),
-            ),
-        };
+        let (state, error) = settled(report)?;
         let key = key(report.reference, &report.recipient);
         let queue = self.parts.get_mut(&key)?;
         let part = queue.pop_back()?;
@@ -239,5 +257,31 @@ mod tests {
         assert_eq!(sent.report(&report(11, "+255712345678", 0x60), now), None);
         let got = sent.report(&report(12, "+255712345678", 0), now).unwrap();
         assert_eq!(got.state, DeliveryState::Undelivered);
+    }
+
+    #[test]
+    fn a_report_about_a_part_never_sent_here_is_unknown_not_waiting() {
+        let now = Instant::now();
+        let mut sent = SentParts::default();
+        sent.expect("m", 1);
+        sent.sent("m", 5, "+255712345678", now);
+        assert!(sent.knows(&report(5, "0712345678", 0), now));
+        assert!(!sent.knows(&report(6, "+255712345678", 0), now));
+        assert!(!sent.knows(&report(5, "+255700000001", 0), now));
+        assert!(!sent.knows(
+            &report(5, "+255712345678", 0),
+            now + WINDOW + Duration::from_secs(1)
+        ));
+        assert_eq!(
+            settled(&report(6, "+255712345678", 0x20)),
+            None,
+            "still trying"
+        );
+        assert_eq!(
+            settled(&report(6, "+255712345678", 0)),
+            Some((DeliveryState::Delivered, None))
+        );
+        assert_eq!(significant_digits("+255 712-345-678"), "712345678");
+        assert_eq!(significant_digits("0712345678"), "712345678");
     }
 }

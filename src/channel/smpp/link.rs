@@ -542,6 +542,7 @@ impl Link {
                             error: r.error,
                             at: SystemClock.now(),
                             recorded: self.acknowledge_later(sequence),
+                            by_reference: None,
                         };
                         let _ = self.reports.send(report).await;
                     }

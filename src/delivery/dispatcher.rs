@@ -361,7 +361,7 @@ fn record(
         SubmitOutcome::Accepted { message_id } => {
             tx.record_submitted(&sent.id, channel, &message_id, now)?;
             tx.dequeue(&sent.id)?;
-            tx.insert_event(&sent.id, "submitted", Some(channel), now)?;
+            tx.insert_event(&sent.appid, &sent.id, "submitted", Some(channel), now)?;
             // A receipt that came before this record was held for it.
             super::reports::apply_held(tx, channel, &message_id, now)?;
         }
@@ -377,6 +377,7 @@ fn record(
             };
             tx.reschedule(&sent.id, due, entry.tries, &entry.exhausted)?;
             tx.insert_event(
+                &sent.appid,
                 &sent.id,
                 "channel_error",
                 Some(&format!("{channel}: {error}")),
@@ -389,6 +390,7 @@ fn record(
             entry.tries = entry.tries.next_multiple_of(TRIES_PER_CHANNEL);
             tx.reschedule(&sent.id, now, entry.tries, &entry.exhausted)?;
             tx.insert_event(
+                &sent.appid,
                 &sent.id,
                 "channel_error",
                 Some(&format!("{channel}: {error}")),
@@ -402,6 +404,7 @@ fn record(
             }
             tx.dequeue(&sent.id)?;
             tx.insert_event(
+                &sent.appid,
                 &sent.id,
                 "undelivered",
                 Some(&format!("{channel}: {error}")),
@@ -417,7 +420,7 @@ fn fail(tx: &WriteTx<'_>, v: &Verification, why: &str, now: Timestamp) -> Result
     tx.record_delivery_end(&v.id, DeliveryState::Undelivered, None, why)?;
     tx.end_verification(&v.id, Status::Failed, now)?;
     tx.dequeue(&v.id)?;
-    tx.insert_event(&v.id, "undelivered", Some(why), now)
+    tx.insert_event(&v.appid, &v.id, "undelivered", Some(why), now)
 }
 
 #[cfg(test)]

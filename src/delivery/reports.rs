@@ -134,7 +134,7 @@ fn apply(
     at: Timestamp,
     now: Timestamp,
 ) -> Result<Option<String>, StoreError> {
-    let Some(id) = tx.apply_report(channel, message_id, state, error, at)? else {
+    let Some((id, appid)) = tx.apply_report(channel, message_id, state, error, at)? else {
         return Ok(None);
     };
     crate::metrics::delivery(channel, state.as_str());
@@ -146,7 +146,7 @@ fn apply(
         _ => None,
     };
     if let Some(event) = event {
-        tx.insert_event(&id, event, error, now)?;
+        tx.insert_event(&appid, &id, event, error, now)?;
     }
     Ok(Some(id))
 }
@@ -192,7 +192,7 @@ mod tests {
             })
             .await
             .unwrap();
-        assert_eq!(id.as_deref(), Some("v1"));
+        assert_eq!(id, Some(("v1".to_string(), "default".to_string())));
         let v = store
             .readers
             .verification("v1".into())

@@ -268,7 +268,7 @@ impl Engine {
                     let why = "not sent: blocked by the fraud guard";
                     tx.record_delivery_end(&v.id, DeliveryState::Rejected, None, why)?;
                     let detail = fraud::describe(&judged.trips);
-                    tx.insert_event(&v.id, "blocked", Some(&detail), now)?;
+                    tx.insert_event(&v.appid, &v.id, "blocked", Some(&detail), now)?;
                     return Ok(Err(OtpError::Blocked {
                         detail: first.public(),
                         verification_id: Some(v.id.clone()),
@@ -290,10 +290,16 @@ impl Engine {
                 for old in tx.all_pending_for(&v.appid, &v.recipient)? {
                     tx.end_verification(&old, Status::Canceled, now)?;
                     tx.dequeue(&old)?;
-                    tx.insert_event(&old, "canceled", Some("a newer send replaced it"), now)?;
+                    tx.insert_event(
+                        &v.appid,
+                        &old,
+                        "canceled",
+                        Some("a newer send replaced it"),
+                        now,
+                    )?;
                 }
                 tx.insert_verification(&v)?;
-                tx.insert_event(&v.id, "created", None, now)?;
+                tx.insert_event(&v.appid, &v.id, "created", None, now)?;
                 match &test_code {
                     Some(code) => test_numbers::record(tx, &pepper, &v, code, now)?,
                     None => tx.enqueue(&v.id, now)?,
@@ -303,7 +309,7 @@ impl Engine {
                 let flagged = judged.trips.first().map(fraud::Trip::reason);
                 if flagged.is_some() {
                     let detail = fraud::describe(&judged.trips);
-                    tx.insert_event(&v.id, "flagged", Some(&detail), now)?;
+                    tx.insert_event(&v.appid, &v.id, "flagged", Some(&detail), now)?;
                 }
                 if let Some((key, hash)) = &idempotency {
                     let body = serde_json::to_string(&reply).unwrap_or_default();
@@ -353,7 +359,7 @@ impl Engine {
                     .and_then(Result::err)
                 {
                     let detail = format!("resend refused by {}", refusal.limit);
-                    tx.insert_event(&v.id, "rate_limited", Some(&detail), now)?;
+                    tx.insert_event(&v.appid, &v.id, "rate_limited", Some(&detail), now)?;
                     return Ok(Err(refusal.into()));
                 }
                 // A resend is one more SMS: the fraud guard judges and counts it as a send.
@@ -367,7 +373,7 @@ impl Engine {
                     && let Some(first) = judged.trips.first()
                 {
                     let detail = format!("resend refused: {}", fraud::describe(&judged.trips));
-                    tx.insert_event(&v.id, "blocked", Some(&detail), now)?;
+                    tx.insert_event(&v.appid, &v.id, "blocked", Some(&detail), now)?;
                     return Ok(Err(OtpError::Blocked {
                         detail: first.public(),
                         verification_id: Some(v.id.clone()),
@@ -377,12 +383,12 @@ impl Engine {
                 // A new code gets the whole ttl again; the failed attempts stay (NIST SP 800-63B).
                 let expires_at = now.plus(Duration::from_millis(v.ttl_ms.max(0) as u64));
                 tx.restart_send(&v.id, now, expires_at)?;
-                tx.insert_event(&v.id, "resent", None, now)?;
+                tx.insert_event(&v.appid, &v.id, "resent", None, now)?;
                 fraud::count_send(tx, &live.fraud, &judged, &keys, &v.id)?;
                 let flagged = judged.trips.first().map(fraud::Trip::reason);
                 if flagged.is_some() {
                     let detail = fraud::describe(&judged.trips);
-                    tx.insert_event(&v.id, "flagged", Some(&detail), now)?;
+                    tx.insert_event(&v.appid, &v.id, "flagged", Some(&detail), now)?;
                 }
                 let (channel, state) = match test_code {
                     Some(code) => {
@@ -452,7 +458,7 @@ impl Engine {
                 }
                 tx.end_verification(&v.id, Status::Canceled, now)?;
                 tx.dequeue(&v.id)?;
-                tx.insert_event(&v.id, "canceled", None, now)?;
+                tx.insert_event(&v.appid, &v.id, "canceled", None, now)?;
                 let v = tx.verification(&v.id)?.ok_or(OtpError::NotFound)?;
                 Ok(StatusReply::new(v, Status::Canceled))
             })
@@ -517,7 +523,7 @@ impl Engine {
                     false => match limits::check_verify(tx, &live.limits, &v.recipient, now)? {
                         VerifyGate::Locked(refusal) => {
                             let detail = format!("verify refused by {}", refusal.limit);
-                            tx.insert_event(&v.id, "rate_limited", Some(&detail), now)?;
+                            tx.insert_event(&v.appid, &v.id, "rate_limited", Some(&detail), now)?;
                             return Ok(Err(refusal));
                         }
                         VerifyGate::Open(gate) => gate,
@@ -576,7 +582,7 @@ fn apply_judgment(
         Judgment::Approve => {
             tx.end_verification(&v.id, Status::Approved, now)?;
             fraud::count_approval(tx, fraud, &v.id, v.created_at, now)?;
-            tx.insert_event(&v.id, "approved", None, now)?;
+            tx.insert_event(&v.appid, &v.id, "approved", None, now)?;
             reply(true, Status::Approved, None, None)
         }
         Judgment::Incorrect {
@@ -584,7 +590,13 @@ fn apply_judgment(
             attempts_left,
         } => {
             tx.set_attempts(&v.id, attempts)?;
-            tx.insert_event(&v.id, "verify_failed", Some("incorrect_code"), now)?;
+            tx.insert_event(
+                &v.appid,
+                &v.id,
+                "verify_failed",
+                Some("incorrect_code"),
+                now,
+            )?;
             reply(
                 false,
                 Status::Pending,
@@ -596,7 +608,13 @@ fn apply_judgment(
             tx.set_attempts(&v.id, attempts)?;
             tx.end_verification(&v.id, Status::MaxAttemptsReached, now)?;
             tx.dequeue(&v.id)?;
-            tx.insert_event(&v.id, "verify_failed", Some("max_attempts_reached"), now)?;
+            tx.insert_event(
+                &v.appid,
+                &v.id,
+                "verify_failed",
+                Some("max_attempts_reached"),
+                now,
+            )?;
             let status = Status::MaxAttemptsReached;
             reply(false, status, Some("max_attempts_reached"), Some(0))
         }
@@ -619,7 +637,7 @@ pub fn expire(
             "the code expired before a channel took it",
         )?;
     }
-    tx.insert_event(&v.id, "expired", None, now)
+    tx.insert_event(&v.appid, &v.id, "expired", None, now)
 }
 
 fn load(tx: &WriteTx<'_>, scope: &Scope, id: &str) -> Result<Verification, OtpError> {

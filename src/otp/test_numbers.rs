@@ -58,7 +58,7 @@ pub(super) fn record(
     let hash = pepper.code_hash(&v.id, &v.recipient, code.expose());
     tx.record_test_delivery(&v.id, TEST_CHANNEL, &hash, now)?;
     let detail = "a test number of the config: nothing was sent; its fixed code applies";
-    tx.insert_event(&v.id, "test_number", Some(detail), now)
+    tx.insert_event(&v.appid, &v.id, "test_number", Some(detail), now)
 }
 
 #[cfg(test)]

@@ -109,7 +109,8 @@ mod tests {
                 params![id, at, at + 1000],
             )
             .unwrap();
-        tx.insert_event(id, "created", None, Timestamp(at)).unwrap();
+        tx.insert_event("shop", id, "created", None, Timestamp(at))
+            .unwrap();
         let attempt = Attempt {
             at: Timestamp(at),
             valid: false,

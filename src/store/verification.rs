@@ -260,7 +260,7 @@ impl WriteTx<'_> {
         state: DeliveryState,
         error: Option<&str>,
         now: Timestamp,
-    ) -> Result<Option<String>, StoreError> {
+    ) -> Result<Option<(String, String)>, StoreError> {
         let delivered_at = (state == DeliveryState::Delivered).then_some(now.0);
         // The report's `now` is read before its write is queued, and the dispatcher's
         // `submitted_at` likewise: a report applied right after the submit was recorded may
@@ -274,11 +274,11 @@ impl WriteTx<'_> {
                  ELSE max(?4, coalesce(submitted_at, ?4)) END, \
                  delivery_error = ?5 WHERE delivery_channel = ?1 AND message_id = ?2 \
                  AND delivery_state NOT IN ('delivered', 'undelivered', 'expired', 'rejected') \
-                 RETURNING id",
+                 RETURNING id, appid",
             )?
             .query_row(
                 params![channel, message_id, state.as_str(), delivered_at, error],
-                |r| r.get(0),
+                |r| Ok((r.get(0)?, r.get(1)?)),
             )
             .optional()?;
         Ok(id)
@@ -334,23 +334,23 @@ impl WriteTx<'_> {
     }
 
     /// Records an event, and queues it for every webhook that wants it, in this transaction.
+    /// An event about verification `verification_id` of app `appid`.
     pub fn insert_event(
         &self,
+        appid: &str,
         verification_id: &str,
         event: &str,
         detail: Option<&str>,
         now: Timestamp,
     ) -> Result<(), StoreError> {
-        // The app comes from the verification (a primary-key lookup of a row the job has
-        // just read or written), so no caller has to pass it.
         self.conn
             .prepare_cached(
                 "INSERT INTO event (at, verification_id, event, detail, appid) VALUES \
-                 (?1, ?2, ?3, ?4, (SELECT appid FROM verification WHERE id = ?2))",
+                 (?1, ?2, ?3, ?4, ?5)",
             )?
-            .execute(params![now.0, verification_id, event, detail])?;
+            .execute(params![now.0, verification_id, event, detail, appid])?;
         let event_id = self.conn.last_insert_rowid();
-        self.enqueue_webhooks(event_id, verification_id, event, now)
+        self.enqueue_webhooks(event_id, appid, verification_id, event, now)
     }
 
     /// An event about no verification (`verification_id` ''), such as a send refused by a

@@ -13,7 +13,7 @@
 
 use super::{Readers, StoreError, WriteTx};
 use crate::model::Timestamp;
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::{Connection, params};
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 use tokio::sync::Notify;
@@ -139,6 +139,7 @@ impl WriteTx<'_> {
     pub(super) fn enqueue_webhooks(
         &self,
         event_id: i64,
+        appid: &str,
         verification_id: &str,
         event: &str,
         now: Timestamp,
@@ -146,13 +147,7 @@ impl WriteTx<'_> {
         if self.subs.0.is_empty() || verification_id.is_empty() {
             return Ok(());
         }
-        let appid: Option<String> = self
-            .conn
-            .prepare_cached("SELECT appid FROM verification WHERE id = ?1")?
-            .query_row([verification_id], |r| r.get(0))
-            .optional()?;
-        let Some(appid) = appid else { return Ok(()) };
-        for webhook in self.subs.wanting(&appid, event) {
+        for webhook in self.subs.wanting(appid, event) {
             self.conn
                 .prepare_cached(
                     "INSERT INTO webhook_delivery (webhook, event_id, event, at, verification_id, \
@@ -435,10 +430,10 @@ mod tests {
                      VALUES ('v1', 'shop', '+255712345678', 'approved', 6, 1, 1, 2, 1, 5)",
                     [],
                 )?;
-                tx.insert_event("v1", "created", None, Timestamp(1000))?;
-                tx.insert_event("v1", "approved", Some("ok"), Timestamp(2000))?;
-                // About no verification: no app, so no webhook.
-                tx.insert_event("", "rate_limited", None, Timestamp(3000))?;
+                tx.insert_event("shop", "v1", "created", None, Timestamp(1000))?;
+                tx.insert_event("shop", "v1", "approved", Some("ok"), Timestamp(2000))?;
+                // About no verification: no webhook.
+                tx.insert_event("shop", "", "rate_limited", None, Timestamp(3000))?;
                 Ok(())
             })
             .await

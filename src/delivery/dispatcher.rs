@@ -142,7 +142,8 @@ impl Dispatcher {
         let now = self.clock.now();
         self.store
             .writer
-            .run(move |tx| me.claim_in(tx, now, limit))
+            // Unguarded (no savepoint): claim_in errs only when a statement fails.
+            .run_unguarded(move |tx| me.claim_in(tx, now, limit))
             .await
     }
 
@@ -306,7 +307,8 @@ impl Dispatcher {
         let recorded = self
             .store
             .writer
-            .run(move |tx| record(tx, &v, entry, &name, outcome, now))
+            // Unguarded (no savepoint): record errs only when a statement fails.
+            .run_unguarded(move |tx| record(tx, &v, entry, &name, outcome, now))
             .await;
         if let Err(e) = recorded {
             // The lease runs out and the message is sent again with a fresh code.

@@ -76,9 +76,10 @@ impl ReportSink {
     /// Applies each report to its message, or holds it if it matches none.
     async fn record(&self, batch: Vec<DeliveryReport>) -> Result<(), StoreError> {
         let now = self.clock.now();
+        // Unguarded: only a failing statement errs, and then the batch is retried whole.
         self.store
             .writer
-            .run(move |tx| {
+            .run_unguarded(move |tx| {
                 for r in batch {
                     let (state, error) = (r.state, r.error.as_deref());
                     if let Some(by) = &r.by_reference {

@@ -235,10 +235,12 @@ impl Engine {
             .map(|key| (key, request_hash(&v)));
         let origin = req.origin;
         let pepper = self.pepper.clone();
+        // Unguarded (no savepoint): every refusal is found by reading before any write, and
+        // one that must be recorded is an Ok(Err); only a failing statement errs after a write.
         let reply = self
             .store
             .writer
-            .run(move |tx| {
+            .run_unguarded(move |tx| {
                 if let Some((key, hash)) = &idempotency {
                     let since = Timestamp(now.0 - IDEMPOTENCY_WINDOW.as_millis() as i64);
                     if let Some((first_hash, _, body)) =
@@ -503,9 +505,10 @@ impl Engine {
         let pepper = self.pepper.clone();
         let scope = scope.clone();
         let live = self.live.get();
+        // Unguarded, like a send: not found is found before any write, a lockout is an Ok(Err).
         self.store
             .writer
-            .run(move |tx| {
+            .run_unguarded(move |tx| {
                 let v = match &req.verification_id {
                     Some(id) => load(tx, &scope, id)?,
                     None => {

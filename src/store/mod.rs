@@ -3,7 +3,8 @@
 //! ```text
 //!   async callers ──jobs──▶ Writer thread ──▶ one write connection (WAL)
 //!        │                    group commit: all queued jobs in one transaction,
-//!        │                    each job in its own savepoint, replies after COMMIT
+//!        │                    each job in its own savepoint (not the hot paths'),
+//!        │                    replies after COMMIT
 //!        └──reads──▶ Readers: a pool of read-only connections on the blocking pool
 //! ```
 //!
@@ -105,7 +106,7 @@ pub fn open_write_connection(
     conn.pragma_update(None, "foreign_keys", "ON")?;
     // Pages are read through a memory map instead of a read() copy per page.
     conn.pragma_update(None, "mmap_size", MMAP_BYTES)?;
-    // Each job runs in a savepoint; its sub-journal belongs in memory, not in a temp file.
+    // Most jobs run in a savepoint; its sub-journal belongs in memory, not in a temp file.
     conn.pragma_update(None, "temp_store", "MEMORY")?;
     migrate::upgrade(&mut conn, path)?;
     Ok(conn)

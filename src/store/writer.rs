@@ -43,7 +43,8 @@ type Completion = Box<dyn FnOnce(&Result<(), String>) + Send>;
 /// A queued write: run inside the group, or failed without running if the group cannot begin.
 trait Job: Send {
     /// Runs the job; the completion answers its caller once the group's fate is known. The
-    /// flag says the job failed after writing outside a savepoint: the group must go.
+    /// flag says the group must go: the job failed after writing outside a savepoint, or the
+    /// transaction is no longer open.
     fn run(self: Box<Self>, tx: &WriteTx<'_>) -> (Completion, bool);
     fn fail(self: Box<Self>, why: &str);
 }
@@ -72,7 +73,10 @@ where
             true => in_savepoint(tx, f),
             false => f(tx),
         };
-        let spoiled = !savepoint && result.is_err() && tx.conn.total_changes() != changes;
+        // SQLite rolls a whole transaction back by itself on some errors (disk full, I/O,
+        // out of memory): then the rest of the group would run outside any transaction.
+        let spoiled = (!savepoint && result.is_err() && tx.conn.total_changes() != changes)
+            || tx.conn.is_autocommit();
         let completion = Box::new(move |commit: &Result<(), String>| {
             let result = match (commit, result) {
                 (Ok(()), result) => result,
@@ -246,7 +250,8 @@ fn run_writer(conn: Connection, mut jobs: mpsc::Receiver<Box<dyn Job>>, subs: &S
         }
         left.extend(queue);
         let committed = if spoiled {
-            let msg = "a job failed after writing without a savepoint; its group was rolled back";
+            let msg = "a job failed after writing without a savepoint, or its transaction ended; \
+                       the group was rolled back";
             tracing::error!(jobs = completions.len(), "{msg}");
             let _ = conn.execute_batch("ROLLBACK");
             Err(msg.to_string())
@@ -396,5 +401,44 @@ mod tests {
         assert_eq!(a.await.unwrap().unwrap(), 1);
         assert!(b.await.unwrap().is_err());
         assert_eq!(w.run(count).await.unwrap(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_transaction_that_sqlite_ended_fails_its_group_and_the_rest_run_anew() {
+        let (_dir, w) = writer();
+        let (release, held) = hold(&w).await;
+        let (w1, w2, w3) = (w.clone(), w.clone(), w.clone());
+        let a = tokio::spawn(async move { w1.run(|tx| insert(tx, 1)).await });
+        // As SQLite does on disk full: the transaction is rolled back under the job's feet,
+        // and the job carries on as if nothing happened.
+        let b = tokio::spawn(async move {
+            w2.run(|tx| {
+                insert(tx, 2)?;
+                tx.conn.execute_batch("ROLLBACK")?;
+                insert(tx, 3) // would commit on its own, outside any transaction
+            })
+            .await
+        });
+        let c = tokio::spawn(async move { w3.run(|tx| insert(tx, 4)).await });
+        while w.jobs.max_capacity() - w.jobs.capacity() < 3 {
+            tokio::task::yield_now().await;
+        }
+        release.send(()).unwrap();
+        held.await.unwrap();
+        let (a, b, c) = (a.await.unwrap(), b.await.unwrap(), c.await.unwrap());
+        assert!(matches!(a, Err(StoreError::CommitFailed(_))), "{a:?}");
+        assert!(b.is_err(), "{b:?}"); // its savepoint went with the transaction
+        assert_eq!(c.unwrap(), 1);
+        let rows: Vec<i64> = w
+            .run(|tx| {
+                let mut stmt = tx.conn.prepare("SELECT v FROM t ORDER BY v")?;
+                let rows = stmt.query_map([], |r| r.get(0))?;
+                Ok::<_, StoreError>(rows.collect::<Result<_, _>>()?)
+            })
+            .await
+            .unwrap();
+        // b's last insert ran in autocommit mode and stayed: the group's failure is what its
+        // caller hears, and nothing after it ran outside a transaction.
+        assert_eq!(rows, [3, 4]);
     }
 }

@@ -67,6 +67,9 @@ pub struct ModemReference {
     pub digits: String,
     /// Only a message submitted since then matches (the reference wraps after 256 sends).
     pub since: Timestamp,
+    /// ... and before this: what the link sent since it began, it remembers itself (a part it
+    /// has forgotten was reported already, or is a part of a long message still waiting).
+    pub before: Timestamp,
 }
 
 /// What a channel wants done once a report of its is recorded (committed, or held until the

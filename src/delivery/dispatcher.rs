@@ -304,12 +304,20 @@ impl Dispatcher {
         let name = chan.name().to_string();
         let now = self.clock.now();
         let accepted = matches!(outcome, SubmitOutcome::Accepted { .. });
-        let recorded = self
-            .store
-            .writer
-            // Unguarded (no savepoint): record errs only when a statement fails.
-            .run_unguarded(move |tx| record(tx, &v, entry, &name, outcome, now))
-            .await;
+        let v = Arc::new(v);
+        let record_job = |v: Arc<Verification>, entry: OutboxEntry, outcome: SubmitOutcome| {
+            let name = name.clone();
+            move |tx: &WriteTx<'_>| record(tx, &v, entry, &name, outcome, now)
+        };
+        // Unguarded (no savepoint): record errs only when a statement fails, or when another
+        // job's failure rolled its group back. Then once more, guarded: a message the channel
+        // took but we did not record would go out again after its lease.
+        let first = record_job(v.clone(), entry.clone(), outcome.clone());
+        let mut recorded = self.store.writer.run_unguarded(first).await;
+        if recorded.is_err() {
+            let again = record_job(v.clone(), entry, outcome);
+            recorded = self.store.writer.run(again).await;
+        }
         if let Err(e) = recorded {
             // The lease runs out and the message is sent again with a fresh code.
             tracing::error!(error = %e, "cannot record the outcome of a submit");

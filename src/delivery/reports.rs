@@ -34,6 +34,7 @@ impl ReportSink {
         // network still has them; tried again after RETRY.
         let mut retry: Vec<DeliveryReport> = Vec::new();
         loop {
+            let retrying = !retry.is_empty();
             let mut batch = std::mem::take(&mut retry);
             let stopping = if batch.is_empty() {
                 tokio::select! {
@@ -58,12 +59,18 @@ impl ReportSink {
                 }
             }
             if !batch.is_empty() {
-                match self.record(batch.clone()).await {
+                // A retry runs guarded: a batch that fails again must not roll back the
+                // writer's other jobs again.
+                match self.record(batch.clone(), retrying).await {
                     // Committed, applied or held: the channel may tell the network it has them.
                     Ok(()) => batch.iter().for_each(|r| r.recorded.call()),
-                    Err(e) => {
+                    Err(e) if !retrying && !stopping => {
                         tracing::error!(error = %e, reports = batch.len(), "cannot record delivery reports; will retry");
                         retry = batch;
+                    }
+                    Err(e) => {
+                        tracing::error!(error = %e, reports = batch.len(), "cannot record delivery reports again; recording them one by one");
+                        self.record_each(batch).await;
                     }
                 }
             }
@@ -73,39 +80,59 @@ impl ReportSink {
         }
     }
 
-    /// Applies each report to its message, or holds it if it matches none.
-    async fn record(&self, batch: Vec<DeliveryReport>) -> Result<(), StoreError> {
+    /// Records each report in a job of its own, so that one the store refuses holds back no
+    /// other; those it refuses are given up, unacknowledged (an SMSC sends a receipt again).
+    async fn record_each(&self, batch: Vec<DeliveryReport>) {
+        let mut refused = 0;
+        for r in batch {
+            match self.record(vec![r.clone()], true).await {
+                Ok(()) => r.recorded.call(),
+                Err(_) => refused += 1,
+            }
+        }
+        if refused > 0 {
+            tracing::error!(
+                reports = refused,
+                "gave up on delivery reports the store refused; not acknowledged, so an SMSC sends them again (a modem's are lost)"
+            );
+        }
+    }
+
+    /// Applies each report to its message, or holds it if it matches none. `guarded`: in a
+    /// savepoint of its own (see [`crate::store::Writer::run_unguarded`]).
+    async fn record(&self, batch: Vec<DeliveryReport>, guarded: bool) -> Result<(), StoreError> {
         let now = self.clock.now();
-        // Unguarded: only a failing statement errs, and then the batch is retried whole.
-        self.store
-            .writer
-            .run_unguarded(move |tx| {
-                for r in batch {
-                    let (state, error) = (r.state, r.error.as_deref());
-                    if let Some(by) = &r.by_reference {
-                        // A modem's report about a message sent before a restart: the store
-                        // finds it, or nothing will (it is not held).
-                        match tx.modem_message_by_reference(&r.channel, by)? {
-                            Some(id) => apply(tx, &r.channel, &id, state, error, r.at, now)?,
-                            None => {
-                                tracing::debug!(channel = %r.channel, reference = by.reference, "a status report that matches no message");
-                                None
-                            }
-                        };
-                        continue;
-                    }
-                    if apply(tx, &r.channel, &r.message_id, state, error, r.at, now)?.is_none() {
-                        let held = HeldReport {
-                            state,
-                            error: r.error,
-                            at: r.at,
-                        };
-                        tx.hold_report(&r.channel, &r.message_id, &held, now)?;
-                    }
+        let job = move |tx: &WriteTx<'_>| {
+            for r in batch {
+                let (state, error) = (r.state, r.error.as_deref());
+                if let Some(by) = &r.by_reference {
+                    // A modem's report about a message sent before a restart: the store
+                    // finds it, or nothing will (it is not held).
+                    match tx.modem_message_by_reference(&r.channel, by)? {
+                        Some(id) => apply(tx, &r.channel, &id, state, error, r.at, now)?,
+                        None => {
+                            tracing::debug!(channel = %r.channel, reference = by.reference, "a status report that matches no message");
+                            None
+                        }
+                    };
+                    continue;
                 }
-                Ok(())
-            })
-            .await
+                if apply(tx, &r.channel, &r.message_id, state, error, r.at, now)?.is_none() {
+                    let held = HeldReport {
+                        state,
+                        error: r.error,
+                        at: r.at,
+                    };
+                    tx.hold_report(&r.channel, &r.message_id, &held, now)?;
+                }
+            }
+            Ok(())
+        };
+        match guarded {
+            true => self.store.writer.run(job).await,
+            // Only a failing statement errs after a write; then the batch is retried guarded.
+            false => self.store.writer.run_unguarded(job).await,
+        }
     }
 }
 
@@ -361,6 +388,7 @@ mod tests {
                 reference,
                 digits: "712345678".into(),
                 since: Timestamp(now.0 - 60_000),
+                before: Timestamp(now.0 + 1),
             }),
         };
         let acked = Arc::new(tokio::sync::Notify::new());

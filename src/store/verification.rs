@@ -286,7 +286,8 @@ impl WriteTx<'_> {
 
     /// The id of the newest message that modem channel `channel` sent to a number ending in
     /// `by.digits`, whose first part got TP-MR `by.reference` (a modem's message ids are
-    /// `"{reference}@{ms}"`), submitted since `by.since` and still waiting for its report.
+    /// `"{reference}@{ms}"`), submitted between `by.since` and `by.before` and still waiting
+    /// for its report.
     pub fn modem_message_by_reference(
         &self,
         channel: &str,
@@ -300,13 +301,15 @@ impl WriteTx<'_> {
             .prepare_cached(
                 "SELECT message_id FROM verification \
                  WHERE delivery_channel = ?1 AND message_id >= ?2 AND message_id < ?3 \
-                 AND submitted_at >= ?4 AND substr(recipient, -length(?5)) = ?5 \
+                 AND submitted_at >= ?4 AND submitted_at < ?6 \
+                 AND substr(recipient, -length(?5)) = ?5 \
                  AND delivery_state NOT IN ('delivered', 'undelivered', 'expired', 'rejected') \
                  ORDER BY submitted_at DESC LIMIT 1",
             )?
-            .query_row(params![channel, from, to, by.since.0, by.digits], |r| {
-                r.get(0)
-            })
+            .query_row(
+                params![channel, from, to, by.since.0, by.digits, by.before.0],
+                |r| r.get(0),
+            )
             .optional()?)
     }
 
@@ -460,22 +463,26 @@ mod tests {
                     None,
                     Timestamp(2_006),
                 )?;
-                let find = |reference, digits: &str, since| {
+                let find = |reference, digits: &str, since, before| {
                     let by = ModemReference {
                         reference,
                         digits: digits.into(),
                         since: Timestamp(since),
+                        before: Timestamp(before),
                     };
                     tx.modem_message_by_reference("dongle", &by)
                 };
                 Ok::<_, StoreError>([
-                    find(12, "712345678", 1_000)?,
-                    find(12, "712345678", 0)?,
-                    find(123, "712345678", 0)?,
-                    find(1, "712345678", 0)?,
-                    find(12, "700000001", 0)?,
-                    find(12, "799999999", 0)?,
-                    find(7, "712345678", 0)?,
+                    find(12, "712345678", 1_000, 9_999)?,
+                    find(12, "712345678", 0, 9_999)?,
+                    find(123, "712345678", 0, 9_999)?,
+                    find(1, "712345678", 0, 9_999)?,
+                    find(12, "700000001", 0, 9_999)?,
+                    find(12, "799999999", 0, 9_999)?,
+                    find(7, "712345678", 0, 9_999)?,
+                    // Sent since the link began (at 2000): the link itself knows those.
+                    find(12, "712345678", 0, 2_000)?,
+                    find(12, "700000001", 0, 2_000)?,
                 ])
             })
             .await
@@ -487,6 +494,8 @@ mod tests {
             Some("1@2002"),
             Some("12@2003"),
             None,
+            None,
+            Some("12@100"),
             None,
         ];
         assert_eq!(

@@ -150,8 +150,10 @@ impl Writer {
 
     /// Like [`Writer::run`], without a savepoint: for a job that returns an error after a
     /// write only when a statement failed (it validates before it writes, and a refusal that
-    /// must be recorded is an `Ok`). If it does fail after writing, its whole group is rolled
-    /// back and retried by no one: every job of the group fails with a store error.
+    /// must be recorded is an `Ok`). If it does fail after writing, its group is rolled back:
+    /// every job that ran in it fails with a store error (its caller may try again), and the
+    /// jobs queued behind it run in a fresh transaction. Such a job must not swallow a store
+    /// error and write on: if SQLite had ended the transaction, those writes would stand.
     pub async fn run_unguarded<R, E, F>(&self, f: F) -> Result<R, E>
     where
         F: FnOnce(&WriteTx<'_>) -> Result<R, E> + Send + 'static,

@@ -92,6 +92,9 @@ pub(super) struct Link {
     pub health: SharedHealth,
     pub clock: Arc<dyn Clock>,
     sent: SentParts,
+    /// When this link began to remember its sends: a report about an older message (from
+    /// before a restart) is looked up in the store.
+    started: Timestamp,
     pending: HashMap<u64, Pending>,
     /// Session tag of each part → the message it belongs to.
     tags: HashMap<u64, (u64, Instant)>,
@@ -125,6 +128,7 @@ impl Link {
             timing,
             reports,
             health,
+            started: clock.now(),
             clock,
             sent: SentParts::default(),
             pending: HashMap::new(),
@@ -437,6 +441,7 @@ impl Link {
                         reference: report.reference,
                         digits: reports::significant_digits(&report.recipient),
                         since: Timestamp(self.clock.now().0.saturating_sub(window)),
+                        before: self.started,
                     };
                     (String::new(), state, error, Some(by))
                 }

@@ -162,6 +162,7 @@ pub async fn run(
     let phones = channel_set.phones.clone();
     let pepper = Arc::new(pepper);
     let wake = Arc::new(Notify::new());
+    let (handoff, handoffs) = mpsc::channel(crate::delivery::dispatcher::HANDOFFS);
     let engine = Arc::new(Engine {
         store: store.clone(),
         pepper: pepper.clone(),
@@ -169,6 +170,7 @@ pub async fn run(
         live: live.clone(),
         clock: clock.clone(),
         dispatch: wake.clone(),
+        handoff: Some(handoff),
     });
     let dispatcher = Arc::new(Dispatcher {
         store: store.clone(),
@@ -180,7 +182,7 @@ pub async fn run(
     });
 
     let workers = CancellationToken::new();
-    let dispatching = tokio::spawn(dispatcher.run(workers.clone()));
+    let dispatching = tokio::spawn(dispatcher.run(workers.clone(), handoffs));
     let reports = ReportSink {
         store: store.clone(),
         clock: clock.clone(),

@@ -14,7 +14,8 @@
 //! The code exists only between the draw and the channel's hands: if the process dies in
 //! between, the lease runs out (or is released at start) and a fresh code is drawn.
 
-use crate::channel::{Channel, LinkState, Load, Outgoing, SubmitOutcome};
+use super::choice::{Choice, choose};
+use crate::channel::{Channel, Outgoing, SubmitOutcome};
 use crate::live::{Live, LiveConfig};
 use crate::model::{Clock, DeliveryState, Status, Timestamp, Verification};
 use crate::otp::engine_expire;
@@ -36,7 +37,10 @@ const CLAIM_BATCH: usize = 256;
 /// Messages handed to channels and not yet recorded, at most.
 const IN_FLIGHT: usize = 4096;
 /// How long a claim holds a row: longer than any channel takes to answer a submit.
-const LEASE: Duration = Duration::from_secs(120);
+pub const LEASE: Duration = Duration::from_secs(120);
+/// Messages handed over by sends and not yet taken, at most; beyond, a send leaves its
+/// message to the outbox.
+pub const HANDOFFS: usize = 1024;
 /// A channel that has not answered a submit by then is treated as having failed it.
 const SUBMIT_DEADLINE: Duration = Duration::from_secs(90);
 /// Retries of one message on one channel before failing over to the next.
@@ -62,6 +66,15 @@ pub struct Dispatcher {
     pub wake: Arc<Notify>,
 }
 
+/// A message a send hands over as it commits it: its outbox row is leased already and its
+/// code's hash stored, so the dispatcher needs no claim and no read. Should the process die
+/// before a channel has it, the lease is released at start and the outbox delivers it with a
+/// fresh code.
+pub struct Handoff {
+    pub verification: Verification,
+    pub code: Secret,
+}
+
 /// A claimed message with its code, ready for a channel.
 struct Work {
     verification: Verification,
@@ -73,55 +86,135 @@ struct Work {
 }
 
 impl Dispatcher {
-    /// Claims and delivers until `stop`; then waits for the messages already handed out.
-    pub async fn run(self: Arc<Self>, stop: CancellationToken) {
+    /// Claims and delivers until `stop`, and takes what sends hand over; then waits for the
+    /// messages already handed out.
+    pub async fn run(
+        self: Arc<Self>,
+        stop: CancellationToken,
+        mut handoffs: tokio::sync::mpsc::Receiver<Handoff>,
+    ) {
         let in_flight = Arc::new(Semaphore::new(IN_FLIGHT));
         let tasks = TaskTracker::new();
+        // Look at the outbox on this turn (woken, or its next row due).
+        let mut look = true;
+        let mut next_look = tokio::time::Instant::now();
         while !stop.is_cancelled() {
-            let room = in_flight.available_permits().min(CLAIM_BATCH);
-            if room == 0 {
-                // Wait for one delivery to finish before claiming more.
-                tokio::select! {
-                    permit = in_flight.clone().acquire_owned() => drop(permit),
-                    () = stop.cancelled() => break,
-                }
-                continue;
-            }
-            let claimed = match self.claim(room).await {
-                Ok(claimed) => claimed,
-                Err(e) => {
-                    // Disk full, database locked...: wait instead of spinning on the error.
-                    tracing::error!(error = %e, "cannot claim messages from the outbox; retrying in 1 s");
+            if look || tokio::time::Instant::now() >= next_look {
+                let room = in_flight.available_permits().min(CLAIM_BATCH);
+                if room == 0 {
+                    // Wait for one delivery to finish before claiming more.
                     tokio::select! {
-                        () = tokio::time::sleep(Duration::from_secs(1)) => {}
+                        permit = in_flight.clone().acquire_owned() => drop(permit),
                         () = stop.cancelled() => break,
                     }
                     continue;
                 }
-            };
-            let full = claimed.len() == room;
-            for work in claimed {
-                let Ok(permit) = in_flight.clone().acquire_owned().await else {
-                    break;
+                let claimed = match self.claim(room).await {
+                    Ok(claimed) => claimed,
+                    Err(e) => {
+                        // Disk full, database locked...: wait instead of spinning on the error.
+                        tracing::error!(error = %e, "cannot claim messages from the outbox; retrying in 1 s");
+                        tokio::select! {
+                            () = tokio::time::sleep(Duration::from_secs(1)) => {}
+                            () = stop.cancelled() => break,
+                        }
+                        continue;
+                    }
                 };
-                let me = self.clone();
-                tasks.spawn(async move {
-                    me.deliver(work).await;
-                    drop(permit);
-                });
+                let full = claimed.len() == room;
+                for work in claimed {
+                    self.start(work, &in_flight, &tasks).await;
+                }
+                if full {
+                    continue;
+                }
+                next_look = tokio::time::Instant::now() + self.time_to_next_due().await;
             }
-            if full {
-                continue;
-            }
-            let pause = self.time_to_next_due().await;
             tokio::select! {
-                () = self.wake.notified() => {}
-                () = tokio::time::sleep(pause) => {}
+                () = self.wake.notified() => look = true,
+                () = tokio::time::sleep_until(next_look) => look = true,
+                Some(first) = handoffs.recv() => {
+                    look = self.take(first, &mut handoffs, &in_flight, &tasks).await;
+                }
                 () = stop.cancelled() => break,
             }
         }
         tasks.close();
         tasks.wait().await;
+    }
+
+    /// Starts the delivery of `work` once fewer than IN_FLIGHT are under way.
+    async fn start(self: &Arc<Self>, work: Work, in_flight: &Arc<Semaphore>, tasks: &TaskTracker) {
+        let Ok(permit) = in_flight.clone().acquire_owned().await else {
+            return;
+        };
+        let me = self.clone();
+        tasks.spawn(async move {
+            me.deliver(work).await;
+            drop(permit);
+        });
+    }
+
+    /// Delivers the handed-over messages that a channel can take now (`first` and those
+    /// queued behind it). The others go back to the outbox, due now, for the claim to decide
+    /// as it does for any message; true if there were such.
+    async fn take(
+        self: &Arc<Self>,
+        first: Handoff,
+        handoffs: &mut tokio::sync::mpsc::Receiver<Handoff>,
+        in_flight: &Arc<Semaphore>,
+        tasks: &TaskTracker,
+    ) -> bool {
+        let mut batch = vec![first];
+        while batch.len() < CLAIM_BATCH {
+            match handoffs.try_recv() {
+                Ok(h) => batch.push(h),
+                Err(_) => break,
+            }
+        }
+        let live = self.live.get();
+        let mut assigned: HashMap<usize, usize> = HashMap::new();
+        let mut back = Vec::new();
+        for Handoff { verification, code } in batch {
+            let entry = OutboxEntry {
+                verification_id: verification.id.clone(),
+                tries: 0,
+                exhausted: Vec::new(),
+            };
+            match choose(&live, &verification, &entry, &mut assigned) {
+                Choice::Deliver(channel) => {
+                    let live = live.clone();
+                    let work = Work {
+                        verification,
+                        entry,
+                        channel,
+                        live,
+                        code,
+                    };
+                    self.start(work, in_flight, tasks).await;
+                }
+                _ => back.push(entry),
+            }
+        }
+        if back.is_empty() {
+            return false;
+        }
+        let now = self.clock.now();
+        let given_back = self
+            .store
+            .writer
+            .run(move |tx| {
+                for entry in &back {
+                    tx.reschedule(&entry.verification_id, now, 0, &[])?;
+                }
+                Ok::<_, StoreError>(())
+            })
+            .await;
+        if let Err(e) = given_back {
+            // Their lease runs out, and the outbox delivers them then.
+            tracing::error!(error = %e, "cannot give handed-over messages back to the outbox");
+        }
+        true
     }
 
     async fn time_to_next_due(&self) -> Duration {
@@ -170,61 +263,26 @@ impl Dispatcher {
                 engine_expire(tx, &v, now)?;
                 continue;
             }
-            let Ok(candidates) = live
-                .router
-                .candidates(&v.recipient, v.channel_request.as_deref())
-            else {
-                fail(
-                    tx,
-                    &v,
-                    "no configured channel serves this recipient any more",
-                    now,
-                )?;
-                continue;
-            };
-            let remaining: Vec<usize> = candidates
-                .into_iter()
-                .filter(|i| {
-                    live.router
-                        .name(*i)
-                        .is_some_and(|n| !entry.exhausted.iter().any(|e| e == n))
-                })
-                .collect();
-            if remaining.is_empty() {
-                // Every channel failed it for now (down, errors, timeouts): none said it can
-                // never be delivered, so start over with all of them after a pause, until the
-                // code expires.
-                tx.reschedule(&v.id, now.plus(backoff(entry.tries)), entry.tries + 1, &[])?;
-                continue;
-            }
-            let up: Vec<usize> = remaining
-                .iter()
-                .copied()
-                .filter(|i| {
-                    live.channels
-                        .get(*i)
-                        .is_some_and(|c| c.health().state == LinkState::Up)
-                })
-                .collect();
-            let loads: Vec<(usize, Option<Load>)> = up
-                .iter()
-                .map(|i| (*i, live.channels.get(*i).and_then(|c| c.load())))
-                .collect();
-            let chosen = pick(&loads, &assigned).and_then(|i| {
-                *assigned.entry(i).or_default() += 1;
-                live.channels.get(i).cloned()
-            });
-            let Some(channel) = chosen else {
-                // Nothing to fail over to right now: keep the message queued until a channel
-                // comes back or the code expires.
-                // Waiting is not a try: `tries` counts what channels did with the message.
-                tx.reschedule(
-                    &v.id,
-                    now.plus(NO_CHANNEL_WAIT),
-                    entry.tries,
-                    &entry.exhausted,
-                )?;
-                continue;
+            let channel = match choose(&live, &v, &entry, &mut assigned) {
+                Choice::Deliver(channel) => channel,
+                Choice::NoRoute => {
+                    let why = "no configured channel serves this recipient any more";
+                    fail(tx, &v, why, now)?;
+                    continue;
+                }
+                Choice::StartOver => {
+                    // Until the code expires.
+                    let due = now.plus(backoff(entry.tries));
+                    tx.reschedule(&v.id, due, entry.tries + 1, &[])?;
+                    continue;
+                }
+                Choice::Wait => {
+                    // Until a channel comes back or the code expires. Waiting is not a try:
+                    // `tries` counts what channels did with the message.
+                    let due = now.plus(NO_CHANNEL_WAIT);
+                    tx.reschedule(&v.id, due, entry.tries, &entry.exhausted)?;
+                    continue;
+                }
             };
             let code = self.random.code(v.code_length);
             tx.set_code_hash(
@@ -329,21 +387,6 @@ impl Dispatcher {
     }
 }
 
-/// Among the channels up (in config order, with their load), the first with room (a busy
-/// modem lets the next one help), else the least busy one, so that a burst queues evenly on
-/// all modems. `assigned`: messages of this claim batch already given to each.
-fn pick(up: &[(usize, Option<Load>)], assigned: &HashMap<usize, usize>) -> Option<usize> {
-    let excess = |(i, load): &(usize, Option<Load>)| {
-        load.map_or(i128::MIN, |l| {
-            let busy = l.busy + assigned.get(i).copied().unwrap_or(0);
-            busy as i128 - l.preferred as i128
-        })
-    };
-    let with_room = up.iter().find(|c| excess(c) < 0);
-    let least_busy = up.iter().min_by_key(|c| excess(c));
-    with_room.or(least_busy).map(|(i, _)| *i)
-}
-
 /// Writes what a channel did with a message.
 fn record(
     tx: &WriteTx<'_>,
@@ -436,26 +479,6 @@ fn fail(tx: &WriteTx<'_>, v: &Verification, why: &str, now: Timestamp) -> Result
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn a_busy_modem_lets_the_next_one_help_and_a_burst_spreads_evenly() {
-        let modem = |busy| Some(Load { busy, preferred: 2 });
-        let none = HashMap::new();
-        assert_eq!(pick(&[(0, modem(0)), (1, modem(0))], &none), Some(0));
-        assert_eq!(pick(&[(0, modem(2)), (1, modem(1))], &none), Some(1));
-        // None has room: the least busy, counting this batch's assignments.
-        let batch = HashMap::from([(1, 3)]);
-        assert_eq!(pick(&[(0, modem(4)), (1, modem(0))], &batch), Some(1));
-        assert_eq!(pick(&[(0, modem(4)), (1, modem(2))], &batch), Some(0));
-        // A channel without a load (SMPP) always has room; so does "no limit".
-        assert_eq!(pick(&[(0, modem(9)), (2, None)], &none), Some(2));
-        let unlimited = Some(Load {
-            busy: 100,
-            preferred: usize::MAX,
-        });
-        assert_eq!(pick(&[(3, unlimited), (2, None)], &none), Some(3));
-        assert_eq!(pick(&[], &none), None);
-    }
 
     #[test]
     fn backoff_doubles_and_is_capped() {

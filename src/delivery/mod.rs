@@ -8,6 +8,7 @@
 //! - [`sweeper`]: expires pending verifications whose time is up.
 //! - [`router`]: which channels may carry a message (pure).
 
+mod choice;
 pub mod dispatcher;
 pub mod reports;
 pub mod router;

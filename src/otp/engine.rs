@@ -6,6 +6,7 @@ use super::reply::{DeliveryBrief, ended_reason};
 use super::rules::{self, Judgment, ResendRefusal};
 use super::test_numbers::{self, TEST_CHANNEL};
 use super::{MAX_TTL, OtpError, SendReply, StatusReply, VerifyReply, hash::Pepper, phone};
+use crate::delivery::dispatcher::{Handoff, LEASE};
 use crate::delivery::router::RouteError;
 use crate::model::{Clock, DeliveryState, Status, Timestamp, Verification};
 use crate::otp::pin::{LENGTHS, Randomness};
@@ -91,6 +92,9 @@ pub struct Engine {
     pub clock: Arc<dyn Clock>,
     /// Woken after a send or resend is committed, so the dispatcher claims it at once.
     pub dispatch: Arc<Notify>,
+    /// Where a send hands its message to the dispatcher as it commits it (no claim needed);
+    /// `None`, or full: the message waits in the outbox for a claim.
+    pub handoff: Option<tokio::sync::mpsc::Sender<Handoff>>,
 }
 
 /// Which verifications a caller may touch: a TCP key sees its app only, the Unix socket all.
@@ -233,6 +237,20 @@ impl Engine {
             .idempotency_key
             .clone()
             .map(|key| (key, request_hash(&v)));
+        // Straight to the dispatcher when it has room: the code is drawn now and its hash
+        // stored with the verification, and the outbox row is written leased, so that no
+        // claim and no re-read are needed. Test numbers send nothing.
+        let permit = match (&test_code, &self.handoff) {
+            (None, Some(handoff)) => handoff.try_reserve().ok(),
+            _ => None,
+        };
+        let handed = permit.as_ref().map(|_| {
+            let code = self.random.code(v.code_length);
+            let hash = self.pepper.code_hash(&v.id, &v.recipient, code.expose());
+            v.code_hash = Some(hash.to_vec());
+            (v.clone(), code)
+        });
+        let lease = handed.as_ref().map(|_| now.plus(LEASE));
         let origin = req.origin;
         let pepper = self.pepper.clone();
         // Unguarded (no savepoint): every refusal is found by reading before any write, and
@@ -250,7 +268,7 @@ impl Engine {
                             return Err(OtpError::IdempotencyConflict);
                         }
                         return serde_json::from_str::<SendReply>(&body)
-                            .map(|reply| Ok((reply, None)))
+                            .map(|reply| Ok((reply, None, false)))
                             .map_err(|e| {
                                 OtpError::Store(crate::store::StoreError::BadValue {
                                     column: "idempotency.response",
@@ -304,7 +322,10 @@ impl Engine {
                 tx.insert_event(&v.appid, &v.id, "created", None, now)?;
                 match &test_code {
                     Some(code) => test_numbers::record(tx, &pepper, &v, code, now)?,
-                    None => tx.enqueue(&v.id, now)?,
+                    None => match lease {
+                        Some(until) => tx.enqueue_leased(&v.id, until)?,
+                        None => tx.enqueue(&v.id, now)?,
+                    },
                 }
                 fraud::count_send(tx, &live.fraud, &judged, &keys, &v.id)?;
                 // Here a trip only flags (mode "record"): the code goes out.
@@ -317,10 +338,21 @@ impl Engine {
                     let body = serde_json::to_string(&reply).unwrap_or_default();
                     tx.save_idempotent_reply(&v.appid, key, hash, 201, &body, now)?;
                 }
-                Ok(Ok((reply, flagged)))
+                Ok(Ok((reply, flagged, true)))
             })
             .await?;
-        self.sent(reply)
+        // A replayed reply (same idempotency key) stored nothing new: nothing to hand over.
+        let handed_over = match (&reply, permit, handed) {
+            (Ok((_, _, true)), Some(permit), Some((verification, code))) => {
+                permit.send(Handoff { verification, code });
+                true
+            }
+            _ => false,
+        };
+        self.sent(
+            reply.map(|(reply, flagged, _)| (reply, flagged)),
+            !handed_over,
+        )
     }
 
     /// A new code for a pending verification. It counts as a send for every rate limit (it
@@ -420,7 +452,7 @@ impl Engine {
                 Ok::<_, OtpError>(Ok((reply, flagged)))
             })
             .await?;
-        self.sent(reply)
+        self.sent(reply, true)
     }
 
     /// After a send or resend's transaction: counts what the fraud guard did, and wakes the
@@ -428,6 +460,7 @@ impl Engine {
     fn sent(
         &self,
         outcome: Result<(SendReply, Option<Reason>), OtpError>,
+        wake: bool,
     ) -> Result<SendReply, OtpError> {
         let (reply, flagged) = match outcome {
             Ok(sent) => sent,
@@ -441,7 +474,7 @@ impl Engine {
         if let Some(reason) = flagged {
             crate::metrics::fraud(&crate::metrics::METRICS.fraud_flagged, reason.as_str());
         }
-        if reply.delivery.state == DeliveryState::Queued {
+        if wake && reply.delivery.state == DeliveryState::Queued {
             self.dispatch.notify_one();
         }
         Ok(reply)

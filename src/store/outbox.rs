@@ -26,6 +26,23 @@ impl WriteTx<'_> {
         Ok(())
     }
 
+    /// Queues a message its send handed to the dispatcher: leased until `lease_until`, and
+    /// due then, as a claim leaves a row, so no claim takes it unless the lease runs out.
+    pub fn enqueue_leased(
+        &self,
+        verification_id: &str,
+        lease_until: Timestamp,
+    ) -> Result<(), StoreError> {
+        self.conn
+            .prepare_cached(
+                "INSERT INTO outbox (verification_id, due_at, lease_until) VALUES (?1, ?2, ?2) \
+                 ON CONFLICT (verification_id) DO UPDATE SET due_at = excluded.due_at, \
+                 lease_until = excluded.lease_until, tries = 0, exhausted = ''",
+            )?
+            .execute(params![verification_id, lease_until.0])?;
+        Ok(())
+    }
+
     /// Claims up to `limit` due rows that no one holds, until `lease_until`.
     pub fn claim_due(
         &self,

@@ -127,7 +127,8 @@ impl WriteTx<'_> {
             .prepare_cached(
                 "INSERT INTO verification (id, appid, recipient, status, channel_request, sender, \
                  code_length, ttl_ms, created_at, expires_at, last_send_at, max_attempts, sends, \
-                 delivery_state) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+                 delivery_state, code_hash) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
             )?
             .execute(params![
                 v.id,
@@ -144,6 +145,7 @@ impl WriteTx<'_> {
                 v.max_attempts,
                 v.sends,
                 v.delivery.state.as_str(),
+                v.code_hash,
             ])?;
         Ok(())
     }

@@ -59,6 +59,7 @@ impl Harness {
         });
         let clock = Arc::new(FakeClock(AtomicI64::new(T0)));
         let engine = Engine {
+            handoff: None,
             store,
             pepper: Arc::new(Pepper::from_bytes([7; 32])),
             random: Arc::new(Randomness::from_seed([1; 32])),

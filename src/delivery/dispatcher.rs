@@ -1,7 +1,8 @@
 //! The dispatcher: outbox → code → channel → record.
 //!
 //! ```text
-//!  outbox row ──claim (lease)──▶ draw code, commit its hash ──▶ channel.submit(text)
+//!  a send, committed ──handoff (leased row, hash committed)──┐
+//!  outbox row ──claim (lease)──▶ draw code, commit its hash ──┴─▶ channel.submit(text)
 //!      ▲                                                               │
 //!      ├── Retry: same channel after backoff (up to TRIES_PER_CHANNEL) ◀┤
 //!      ├── Failover: next channel in config order ◀─────────────────────┤
@@ -12,7 +13,9 @@
 //! ```
 //!
 //! The code exists only between the draw and the channel's hands: if the process dies in
-//! between, the lease runs out (or is released at start) and a fresh code is drawn.
+//! between, the lease runs out (or is released at start) and a fresh code is drawn. A send
+//! hands its message over when there is room (see [`Handoff`]); a handed-over message no
+//! channel can take right now goes back to the outbox, due at once, and the claim decides.
 
 use super::choice::{Choice, choose};
 use crate::channel::{Channel, Outgoing, SubmitOutcome};

@@ -199,6 +199,24 @@ mod tests {
         )
     }
 
+    /// A running sink on `store`: its queue, its stop, its task.
+    fn sink(
+        store: &Store,
+    ) -> (
+        mpsc::Sender<DeliveryReport>,
+        CancellationToken,
+        tokio::task::JoinHandle<()>,
+    ) {
+        let (reports, rx) = mpsc::channel(8);
+        let stop = CancellationToken::new();
+        let sink = ReportSink {
+            store: store.clone(),
+            clock: Arc::new(SystemClock),
+        };
+        let running = tokio::spawn(sink.run(rx, stop.clone()));
+        (reports, stop, running)
+    }
+
     #[tokio::test]
     async fn delivered_at_is_never_before_submitted_at() {
         let dir = tempfile::tempdir().unwrap();
@@ -244,13 +262,7 @@ mod tests {
             .run(move |tx| tx.insert_verification(&v))
             .await
             .unwrap();
-        let (reports, rx) = mpsc::channel(8);
-        let stop = CancellationToken::new();
-        let sink = ReportSink {
-            store: store.clone(),
-            clock: Arc::new(SystemClock),
-        };
-        let running = tokio::spawn(sink.run(rx, stop.clone()));
+        let (reports, stop, running) = sink(&store);
 
         // The receipt comes before its submit is recorded: it matches nothing, and is
         // acknowledged once it is held.
@@ -312,13 +324,7 @@ mod tests {
             })
             .await
             .unwrap();
-        let (reports, rx) = mpsc::channel(8);
-        let stop = CancellationToken::new();
-        let sink = ReportSink {
-            store: store.clone(),
-            clock: Arc::new(SystemClock),
-        };
-        let running = tokio::spawn(sink.run(rx, stop.clone()));
+        let (reports, stop, running) = sink(&store);
         let acked = Arc::new(tokio::sync::Notify::new());
         let ack = acked.clone();
         reports
@@ -370,13 +376,7 @@ mod tests {
             })
             .await
             .unwrap();
-        let (reports, rx) = mpsc::channel(8);
-        let stop = CancellationToken::new();
-        let sink = ReportSink {
-            store: store.clone(),
-            clock: Arc::new(SystemClock),
-        };
-        let running = tokio::spawn(sink.run(rx, stop.clone()));
+        let (reports, stop, running) = sink(&store);
         let report = |reference: u8, ack: Arc<tokio::sync::Notify>| DeliveryReport {
             channel: "dongle".into(),
             message_id: String::new(),

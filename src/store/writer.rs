@@ -326,6 +326,24 @@ mod tests {
         assert_eq!(w.run(count).await.unwrap(), 2000);
     }
 
+    /// The values in `t`, in order.
+    async fn values(w: &Writer) -> Vec<i64> {
+        w.run(|tx| {
+            let mut stmt = tx.conn.prepare("SELECT v FROM t ORDER BY v")?;
+            let rows = stmt.query_map([], |r| r.get(0))?;
+            Ok::<_, StoreError>(rows.collect::<Result<_, _>>()?)
+        })
+        .await
+        .unwrap()
+    }
+
+    /// Returns once `n` jobs wait in the queue.
+    async fn queued(w: &Writer, n: usize) {
+        while w.jobs.max_capacity() - w.jobs.capacity() < n {
+            tokio::task::yield_now().await;
+        }
+    }
+
     /// Holds the writer in a job until the returned sender fires, so that the jobs queued
     /// meanwhile run together in the next group. Returns once the job runs.
     async fn hold(w: &Writer) -> (std::sync::mpsc::Sender<()>, tokio::task::JoinHandle<()>) {
@@ -360,9 +378,7 @@ mod tests {
             .await
         });
         let c = tokio::spawn(async move { w3.run(|tx| insert(tx, 3)).await });
-        while w.jobs.max_capacity() - w.jobs.capacity() < 3 {
-            tokio::task::yield_now().await;
-        }
+        queued(&w, 3).await;
         release.send(()).unwrap();
         held.await.unwrap();
         let (a, b, c) = (a.await.unwrap(), b.await.unwrap(), c.await.unwrap());
@@ -371,14 +387,7 @@ mod tests {
         assert!(matches!(a, Err(StoreError::CommitFailed(_))), "{a:?}");
         assert!(matches!(b, Err(StoreError::Sqlite(_))), "{b:?}");
         assert_eq!(c.unwrap(), 1);
-        let rows: Vec<i64> = w
-            .run(|tx| {
-                let mut stmt = tx.conn.prepare("SELECT v FROM t ORDER BY v")?;
-                let rows = stmt.query_map([], |r| r.get(0))?;
-                Ok::<_, StoreError>(rows.collect::<Result<_, _>>()?)
-            })
-            .await
-            .unwrap();
+        let rows = values(&w).await;
         assert_eq!(rows, [3]);
     }
 
@@ -395,9 +404,7 @@ mod tests {
             })
             .await
         });
-        while w.jobs.max_capacity() - w.jobs.capacity() < 2 {
-            tokio::task::yield_now().await;
-        }
+        queued(&w, 2).await;
         release.send(()).unwrap();
         held.await.unwrap();
         assert_eq!(a.await.unwrap().unwrap(), 1);
@@ -422,23 +429,14 @@ mod tests {
             .await
         });
         let c = tokio::spawn(async move { w3.run(|tx| insert(tx, 4)).await });
-        while w.jobs.max_capacity() - w.jobs.capacity() < 3 {
-            tokio::task::yield_now().await;
-        }
+        queued(&w, 3).await;
         release.send(()).unwrap();
         held.await.unwrap();
         let (a, b, c) = (a.await.unwrap(), b.await.unwrap(), c.await.unwrap());
         assert!(matches!(a, Err(StoreError::CommitFailed(_))), "{a:?}");
         assert!(b.is_err(), "{b:?}"); // its savepoint went with the transaction
         assert_eq!(c.unwrap(), 1);
-        let rows: Vec<i64> = w
-            .run(|tx| {
-                let mut stmt = tx.conn.prepare("SELECT v FROM t ORDER BY v")?;
-                let rows = stmt.query_map([], |r| r.get(0))?;
-                Ok::<_, StoreError>(rows.collect::<Result<_, _>>()?)
-            })
-            .await
-            .unwrap();
+        let rows = values(&w).await;
         // b's last insert ran in autocommit mode and stayed: the group's failure is what its
         // caller hears, and nothing after it ran outside a transaction.
         assert_eq!(rows, [3, 4]);

@@ -365,19 +365,19 @@ impl Dispatcher {
         let name = chan.name().to_string();
         let now = self.clock.now();
         let accepted = matches!(outcome, SubmitOutcome::Accepted { .. });
-        let v = Arc::new(v);
-        let record_job = |v: Arc<Verification>, entry: OutboxEntry, outcome: SubmitOutcome| {
-            let name = name.clone();
-            move |tx: &WriteTx<'_>| record(tx, &v, entry, &name, outcome, now)
-        };
         // Unguarded (no savepoint): record errs only when a statement fails, or when another
         // job's failure rolled its group back. Then once more, guarded: a message the channel
         // took but we did not record would go out again after its lease.
-        let first = record_job(v.clone(), entry.clone(), outcome.clone());
-        let mut recorded = self.store.writer.run_unguarded(first).await;
+        let what = Arc::new((v, entry, name, outcome));
+        let job = |what: Arc<(Verification, OutboxEntry, String, SubmitOutcome)>| {
+            move |tx: &WriteTx<'_>| {
+                let (v, entry, name, outcome) = &*what;
+                record(tx, v, entry, name, outcome, now)
+            }
+        };
+        let mut recorded = self.store.writer.run_unguarded(job(what.clone())).await;
         if recorded.is_err() {
-            let again = record_job(v.clone(), entry, outcome);
-            recorded = self.store.writer.run(again).await;
+            recorded = self.store.writer.run(job(what)).await;
         }
         if let Err(e) = recorded {
             // The lease runs out and the message is sent again with a fresh code.
@@ -394,9 +394,9 @@ impl Dispatcher {
 fn record(
     tx: &WriteTx<'_>,
     sent: &Verification,
-    mut entry: OutboxEntry,
+    entry: &OutboxEntry,
     channel: &str,
-    outcome: SubmitOutcome,
+    outcome: &SubmitOutcome,
     now: Timestamp,
 ) -> Result<(), StoreError> {
     // A resend since the claim started a new message of its own: this one's record would
@@ -407,7 +407,7 @@ fn record(
     if sends != sent.sends {
         return Ok(());
     }
-    let event = match &outcome {
+    let event = match outcome {
         SubmitOutcome::Accepted { .. } => "submitted",
         SubmitOutcome::Retry { .. } | SubmitOutcome::Failover { .. } => "channel_error",
         SubmitOutcome::Reject { state, .. } => state.as_str(),
@@ -415,13 +415,14 @@ fn record(
     crate::metrics::delivery(channel, event);
     match outcome {
         SubmitOutcome::Accepted { message_id } => {
-            tx.record_submitted(&sent.id, channel, &message_id, now)?;
+            tx.record_submitted(&sent.id, channel, message_id, now)?;
             tx.dequeue(&sent.id)?;
             tx.insert_event(&sent.appid, &sent.id, "submitted", Some(channel), now)?;
             // A receipt that came before this record was held for it.
-            super::reports::apply_held(tx, channel, &message_id, now)?;
+            super::reports::apply_held(tx, channel, message_id, now)?;
         }
         SubmitOutcome::Retry { after, error } => {
+            let mut entry = entry.clone();
             entry.tries += 1;
             let due = if entry.tries.is_multiple_of(TRIES_PER_CHANNEL) {
                 entry.exhausted.push(channel.to_string());
@@ -429,7 +430,7 @@ fn record(
             } else {
                 // Never beyond a lease: claim_due takes a row due later than that as left
                 // there by a clock jump back.
-                now.plus(after.max(backoff(entry.tries - 1)).min(LEASE))
+                now.plus((*after).max(backoff(entry.tries - 1)).min(LEASE))
             };
             tx.reschedule(&sent.id, due, entry.tries, &entry.exhausted)?;
             tx.insert_event(
@@ -441,6 +442,7 @@ fn record(
             )?;
         }
         SubmitOutcome::Failover { error } => {
+            let mut entry = entry.clone();
             entry.exhausted.push(channel.to_string());
             // The next channel gets its own TRIES_PER_CHANNEL retries.
             entry.tries = entry.tries.next_multiple_of(TRIES_PER_CHANNEL);
@@ -454,7 +456,7 @@ fn record(
             )?;
         }
         SubmitOutcome::Reject { state, error } => {
-            tx.record_delivery_end(&sent.id, state, Some(channel), &error)?;
+            tx.record_delivery_end(&sent.id, *state, Some(channel), error)?;
             if status == Status::Pending {
                 tx.end_verification(&sent.id, Status::Failed, now)?;
             }

@@ -6,8 +6,9 @@
 #   scripts/bench-smpp.sh [SECONDS] [CONNECTIONS] [WINDOWS...]     e.g. scripts/bench-smpp.sh 5 32 1 10 100
 #   OTPD_BENCH_MAX_TPS=1000 scripts/bench-smpp.sh 4 8 10          the link held to max_tps
 #   OTPD_BENCH_RTT=20ms scripts/bench-smpp.sh 4 8 1 10 100        link use: smsc-sim answers each
-#       submit_sm after 20 ms; prints delivered/s while the outbox is full, against
-#       min(window / round trip, max_tps)
+#       submit_sm after 20 ms; the load generator first fills the outbox with the SMSC down,
+#       then smsc-sim starts and the script prints submits/s over SECONDS of draining, against
+#       min(window / round trip, max_tps), for the set round trip and the one otpd measured
 set -euo pipefail
 seconds=${1:-5}
 connections=${2:-32}
@@ -28,9 +29,16 @@ trap cleanup EXIT
 rtt=${OTPD_BENCH_RTT:-}
 stall=()
 [ -n "$rtt" ] && stall=(--stall "$rtt")
-"$otpd" smsc-sim --listen "127.0.0.1:$smsc_port" --system-id otpd --password pw "${stall[@]}" 2> "$dir/smsc.log" &
-pids+=($!)
-until grep -q "listening" "$dir/smsc.log" 2>/dev/null; do sleep 0.01; done
+start_smsc() {
+  rm -f "$dir/smsc.log"
+  "$otpd" smsc-sim --listen "127.0.0.1:$smsc_port" --system-id otpd --password pw "${stall[@]}" 2> "$dir/smsc.log" &
+  smsc=$!
+  pids+=($smsc)
+  until grep -q "listening" "$dir/smsc.log" 2>/dev/null; do sleep 0.01; done
+}
+# Link use is measured with the outbox full: with a round trip, smsc-sim starts only once the
+# load generator has filled it (see below).
+[ -n "$rtt" ] || start_smsc
 
 ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 echo "machine: $(nproc) cores, $(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -1); load generator, otpd and smsc-sim share them"
@@ -53,7 +61,9 @@ max_tps = ${OTPD_BENCH_MAX_TPS:-100000}
 TOML
   "$otpd" serve --config "$dir/otpd-$window.toml" 2> "$dir/otpd-$window.log" &
   pid=$!
-  until grep -q "SMPP link bound" "$dir/otpd-$window.log" 2>/dev/null; do
+  ready="SMPP link bound"
+  [ -n "$rtt" ] && ready="otpd is ready"
+  until grep -q "$ready" "$dir/otpd-$window.log" 2>/dev/null; do
     kill -0 "$pid" 2>/dev/null || { cat "$dir/otpd-$window.log"; exit 1; }
     sleep 0.01
   done
@@ -61,28 +71,50 @@ TOML
   export OTPD_BENCH_KEY=$(echo "$key" | sed -n 's/.*"api_key": "\(.*\)".*/\1/p')
   export OTPD_BENCH_SECRET=$(echo "$key" | sed -n 's/.*"api_secret": "\(.*\)".*/\1/p')
   before=$(ticks "$pid")
-  target/release/examples/bench --url "http://127.0.0.1:$api_port" --connections "$connections" \
-    --seconds "$seconds" --phase send | grep "^send:" | sed "s/^/window $window: /"
+  if [ -n "$rtt" ]; then
+    # Fill the outbox while no SMSC is up (2 s more than the draining needs at 5,000/s and
+    # more), then start smsc-sim: otpd's link reconnects within its backoff.
+    target/release/examples/bench --url "http://127.0.0.1:$api_port" --connections "$connections" \
+      --seconds "$((seconds + 3))" --phase send | grep "^send:" | sed "s/^/window $window: filled the outbox: /"
+    start_smsc
+    until grep -q "SMPP link bound" "$dir/otpd-$window.log" 2>/dev/null; do sleep 0.01; done
+  else
+    target/release/examples/bench --url "http://127.0.0.1:$api_port" --connections "$connections" \
+      --seconds "$seconds" --phase send | grep "^send:" | sed "s/^/window $window: /"
+  fi
   # Wait until every accepted send has its receipt (or 60 s).
-  python3 - "$data/otpd.db" "$pid" "$before" "$window" "$rtt" "${OTPD_BENCH_MAX_TPS:-100000}" "$seconds" <<'PY'
-import sqlite3, sys, time, os
+  python3 - "$data/otpd.db" "$pid" "$before" "$window" "$rtt" "${OTPD_BENCH_MAX_TPS:-100000}" "$seconds" "$api_port" <<'PY'
+import sqlite3, sys, time, os, re, urllib.request
 db, pid, before, window = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
-rtt, max_tps, seconds = sys.argv[5], int(sys.argv[6]), float(sys.argv[7])
+rtt, max_tps, seconds, api_port = sys.argv[5], int(sys.argv[6]), float(sys.argv[7]), sys.argv[8]
 con = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
 if rtt:
-    # Link use: the sends filled the outbox far beyond what the link can carry, so count what
-    # was delivered in a window that starts 1 s in (the link warmed up) and lasts `seconds`.
+    # Link use: the outbox was filled before the link came up, so count the submits accepted
+    # in a window that starts 1 s after the first (the link warmed up) and lasts `seconds`.
     rtt_s = float(rtt.rstrip("ms")) / 1000 if rtt.endswith("ms") else float(rtt.rstrip("s"))
-    first = con.execute("SELECT min(created_at) FROM verification").fetchone()[0]
+    first = None
+    while first is None:
+        first = con.execute("SELECT min(submitted_at) FROM verification").fetchone()[0]
+        time.sleep(0.05)
     start, end = first + 1000, first + 1000 + seconds * 1000
     while time.time() * 1000 < end + 500:
         time.sleep(0.1)
     count = lambda col: con.execute(f"SELECT count(*) FROM verification WHERE {col} > ? AND {col} <= ?", (start, end)).fetchone()[0]
+    left = con.execute("SELECT count(*) FROM verification WHERE submitted_at IS NULL OR submitted_at > ?", (end,)).fetchone()[0]
+    # The round trip otpd saw (submit_sm written → submit_sm_resp read), from its own metrics:
+    # smsc-sim's timer fires on a millisecond tick, so it answers a little later than set.
+    metrics = urllib.request.urlopen(f"http://127.0.0.1:{api_port}/metrics").read().decode()
+    total = lambda name: sum(float(v) for v in re.findall(rf"^otpd_smpp_round_trip_seconds_{name}{{[^}}]*}} (\S+)$", metrics, re.M))
+    seen = total("sum") / max(total("count"), 1)
     bound = min(int(window) / rtt_s, max_tps)
+    bound_seen = min(int(window) / seen, max_tps)
     rate = count("submitted_at") / seconds
-    print(f"window {window}: round trip {rtt}: {rate:.0f} submits/s accepted with the outbox full "
-          f"({count('delivered_at') / seconds:.0f} receipts/s recorded); "
-          f"min(window / round trip, max_tps) = {bound:.0f}/s; link use {100 * rate / bound:.0f}%")
+    print(f"window {window}: round trip {rtt} set, {seen * 1000:.1f} ms seen: {rate:.0f} submits/s accepted "
+          f"({count('delivered_at') / seconds:.0f} receipts/s recorded, {left} messages still queued after); "
+          f"min(window / round trip, max_tps) = {bound:.0f}/s set, {bound_seen:.0f}/s seen; "
+          f"link use {100 * rate / bound:.0f}% of set, {100 * rate / bound_seen:.0f}% of seen")
+    if left == 0:
+        print(f"window {window}: the outbox ran dry before the window ended: fill it longer (more CONNECTIONS)")
     sys.exit(0)
 deadline = time.time() + 60
 while True:
@@ -100,4 +132,5 @@ cpu_us = (after - before) / hz * 1e6 / max(delivered, 1)
 print(f"window {window}: {delivered} of {total} delivered in {span:.2f} s = {delivered / span:.0f} delivered OTPs/s end to end; otpd CPU {cpu_us:.0f} µs per delivered OTP")
 PY
   kill "$pid"; wait "$pid" 2>/dev/null || true
+  if [ -n "$rtt" ]; then kill "$smsc"; wait "$smsc" 2>/dev/null || true; fi
 done

@@ -23,7 +23,15 @@ cargo build --release --quiet --bin otpd --example bench
 otpd=target/release/otpd
 dir=$(mktemp -d)
 pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$dir"; }
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait "${pids[@]}" 2>/dev/null || true; rm -rf "$dir"; }
+# Waits until FILE has PATTERN, while process PID lives, for 60 s at most.
+await_line() {
+  local file=$1 pattern=$2 pid=$3 until=$((SECONDS + 60))
+  until grep -q "$pattern" "$file" 2>/dev/null; do
+    kill -0 "$pid" 2>/dev/null && [ $SECONDS -lt $until ] || { echo "no \"$pattern\" in $file:"; cat "$file"; exit 1; }
+    sleep 0.01
+  done
+}
 trap cleanup EXIT
 
 rtt=${OTPD_BENCH_RTT:-}
@@ -33,8 +41,8 @@ start_smsc() {
   rm -f "$dir/smsc.log"
   "$otpd" smsc-sim --listen "127.0.0.1:$smsc_port" --system-id otpd --password pw "${stall[@]}" 2> "$dir/smsc.log" &
   smsc=$!
-  pids+=($smsc)
-  until grep -q "listening" "$dir/smsc.log" 2>/dev/null; do sleep 0.01; done
+  pids+=("$smsc")
+  await_line "$dir/smsc.log" listening "$smsc"
 }
 # Link use is measured with the outbox full: with a round trip, smsc-sim starts only once the
 # load generator has filled it (see below).
@@ -61,12 +69,10 @@ max_tps = ${OTPD_BENCH_MAX_TPS:-100000}
 TOML
   "$otpd" serve --config "$dir/otpd-$window.toml" 2> "$dir/otpd-$window.log" &
   pid=$!
+  pids+=("$pid")
   ready="SMPP link bound"
   [ -n "$rtt" ] && ready="otpd is ready"
-  until grep -q "$ready" "$dir/otpd-$window.log" 2>/dev/null; do
-    kill -0 "$pid" 2>/dev/null || { cat "$dir/otpd-$window.log"; exit 1; }
-    sleep 0.01
-  done
+  await_line "$dir/otpd-$window.log" "$ready" "$pid"
   key=$("$otpd" key create --config "$dir/otpd-$window.toml" --appid bench)
   export OTPD_BENCH_KEY=$(echo "$key" | sed -n 's/.*"api_key": "\(.*\)".*/\1/p')
   export OTPD_BENCH_SECRET=$(echo "$key" | sed -n 's/.*"api_secret": "\(.*\)".*/\1/p')
@@ -77,7 +83,7 @@ TOML
     target/release/examples/bench --url "http://127.0.0.1:$api_port" --connections "$connections" \
       --seconds "$((seconds + 3))" --phase send | grep "^send:" | sed "s/^/window $window: filled the outbox: /"
     start_smsc
-    until grep -q "SMPP link bound" "$dir/otpd-$window.log" 2>/dev/null; do sleep 0.01; done
+    await_line "$dir/otpd-$window.log" "SMPP link bound" "$pid"
   else
     target/release/examples/bench --url "http://127.0.0.1:$api_port" --connections "$connections" \
       --seconds "$seconds" --phase send | grep "^send:" | sed "s/^/window $window: /"
@@ -91,21 +97,36 @@ con = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
 if rtt:
     # Link use: the outbox was filled before the link came up, so count the submits accepted
     # in a window that starts 1 s after the first (the link warmed up) and lasts `seconds`.
-    rtt_s = float(rtt.rstrip("ms")) / 1000 if rtt.endswith("ms") else float(rtt.rstrip("s"))
-    first = None
+    rtt_s = float(rtt[:-2]) / 1000 if rtt.endswith("ms") else float(rtt.rstrip("s"))
+    if rtt_s <= 0:
+        sys.exit(f"OTPD_BENCH_RTT={rtt}: give a round trip above zero, in ms or s")
+    first, deadline = None, time.time() + 60
     while first is None:
         first = con.execute("SELECT min(submitted_at) FROM verification").fetchone()[0]
+        if first is None and time.time() > deadline:
+            sys.exit(f"window {window}: no submit was accepted within 60 s")
         time.sleep(0.05)
     start, end = first + 1000, first + 1000 + seconds * 1000
-    while time.time() * 1000 < end + 500:
-        time.sleep(0.1)
+    # The round trip otpd saw (submit_sm written → submit_sm_resp read) over the same window,
+    # from its own metrics: smsc-sim's timer fires on a millisecond tick, so it answers a
+    # little later than set. It includes otpd's own delay in reading each response.
+    def round_trips():
+        metrics = urllib.request.urlopen(f"http://127.0.0.1:{api_port}/metrics").read().decode()
+        total = lambda name: sum(float(v) for v in re.findall(rf"^otpd_smpp_round_trip_seconds_{name}{{[^}}]*}} (\S+)$", metrics, re.M))
+        return total("sum"), total("count")
+    def sleep_until(ms):
+        while time.time() * 1000 < ms:
+            time.sleep(0.01)
+    sleep_until(start)
+    sum0, count0 = round_trips()
+    sleep_until(end)
+    sum1, count1 = round_trips()
+    time.sleep(0.5)
     count = lambda col: con.execute(f"SELECT count(*) FROM verification WHERE {col} > ? AND {col} <= ?", (start, end)).fetchone()[0]
-    left = con.execute("SELECT count(*) FROM verification WHERE submitted_at IS NULL OR submitted_at > ?", (end,)).fetchone()[0]
-    # The round trip otpd saw (submit_sm written → submit_sm_resp read), from its own metrics:
-    # smsc-sim's timer fires on a millisecond tick, so it answers a little later than set.
-    metrics = urllib.request.urlopen(f"http://127.0.0.1:{api_port}/metrics").read().decode()
-    total = lambda name: sum(float(v) for v in re.findall(rf"^otpd_smpp_round_trip_seconds_{name}{{[^}}]*}} (\S+)$", metrics, re.M))
-    seen = total("sum") / max(total("count"), 1)
+    left = con.execute("SELECT count(*) FROM outbox").fetchone()[0]
+    if count1 <= count0:
+        sys.exit(f"window {window}: no submit_sm was answered in the window")
+    seen = (sum1 - sum0) / (count1 - count0)
     bound = min(int(window) / rtt_s, max_tps)
     bound_seen = min(int(window) / seen, max_tps)
     rate = count("submitted_at") / seconds
@@ -133,4 +154,6 @@ print(f"window {window}: {delivered} of {total} delivered in {span:.2f} s = {del
 PY
   kill "$pid"; wait "$pid" 2>/dev/null || true
   if [ -n "$rtt" ]; then kill "$smsc"; wait "$smsc" 2>/dev/null || true; fi
+  pids=()
+  [ -n "$rtt" ] || pids+=("$smsc")
 done

@@ -6,7 +6,9 @@
 # of the load generator.
 #
 #   scripts/bench-verify-cpu.sh [SECONDS] [CONNECTIONS] [VERIFICATIONS] [full|normal]
-#       defaults: 2 32 18000 full (the simulated handset keeps 20,000 messages, so at most that)
+#       defaults: 2 32 18000 full (the simulated handset keeps 20,000 messages, so at most
+#       that). SECONDS (whole) must end before the verifications run out: the bench's next
+#       round would start with untimed sends; the script says so if it did.
 set -euo pipefail
 seconds=${1:-2}
 connections=${2:-32}
@@ -18,6 +20,7 @@ cd "$(dirname "$0")/.."
 cargo build --release --quiet --bin otpd --example bench
 otpd=target/release/otpd
 dir=$(mktemp -d)
+pid= bench=
 trap 'kill "$pid" "$bench" 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$dir"' EXIT
 cat > "$dir/otpd.toml" <<TOML
 data_dir = "$dir/data"
@@ -58,8 +61,12 @@ done
 threads > "$dir/t0"; c0=$(ticks "/proc/$bench/stat"); v0=$(verifies)
 sleep "$seconds"
 threads > "$dir/t1"; c1=$(ticks "/proc/$bench/stat"); v1=$(verifies)
-wait "$bench" || true
+wait "$bench" || { cat "$dir/bench.out"; exit 1; }
 n=$((v1 - v0)); hz=$(getconf CLK_TCK)
+[ "$n" -gt 0 ] || { echo "no verify in the $seconds s measured"; exit 1; }
+if ! grep -q "^verify setup .*: 1 rounds" "$dir/bench.out"; then
+  echo "warning: the $seconds s outlasted one round of $verifications verifications; the next round's sends are counted too (lower SECONDS)"
+fi
 echo "machine: $(nproc) cores, $(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -1); store: synchronous=$synchronous; $connections connections"
 echo "verifies: $n in $seconds s = $((n / seconds))/s; CPU per verify:"
 join "$dir/t0" "$dir/t1" | awk -v n="$n" -v hz="$hz" '

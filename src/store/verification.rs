@@ -286,18 +286,6 @@ impl WriteTx<'_> {
         Ok(id)
     }
 
-    /// Whether channel `channel` was given a message it calls `message_id`, whatever its state.
-    pub fn has_message(&self, channel: &str, message_id: &str) -> Result<bool, StoreError> {
-        Ok(self
-            .conn
-            .prepare_cached(
-                "SELECT 1 FROM verification WHERE delivery_channel = ?1 AND message_id = ?2 LIMIT 1",
-            )?
-            .query_row(params![channel, message_id], |_| Ok(()))
-            .optional()?
-            .is_some())
-    }
-
     /// The id of the newest message that modem channel `channel` sent to a number ending in
     /// `by.digits`, whose first part got TP-MR `by.reference` (a modem's message ids are
     /// `"{reference}@{ms}"`), submitted between `by.since` and `by.before` and still waiting

@@ -254,9 +254,20 @@ impl Dispatcher {
         // Messages of this batch given to each channel, against what it says it has room for.
         let mut assigned: HashMap<usize, usize> = HashMap::new();
         for entry in tx.claim_due(now, now.plus(LEASE), limit)? {
-            let Some(v) = tx.verification(&entry.verification_id)? else {
-                tx.dequeue(&entry.verification_id)?;
-                continue;
+            let v = match tx.verification(&entry.verification_id) {
+                Ok(Some(v)) => v,
+                Ok(None) => {
+                    tx.dequeue(&entry.verification_id)?;
+                    continue;
+                }
+                Err(e @ StoreError::BadValue { .. }) => {
+                    // A row otpd cannot read (edited by hand, or written by a bug). Failing
+                    // the claim would roll back the writer's whole group, every time the row
+                    // falls due: it is left leased instead, and comes back after the lease.
+                    tracing::error!(verification = %entry.verification_id, error = %e, "cannot read a verification in the outbox; skipped until its lease runs out");
+                    continue;
+                }
+                Err(e) => return Err(e),
             };
             if v.status != Status::Pending {
                 tx.dequeue(&v.id)?;
@@ -484,6 +495,92 @@ fn fail(tx: &WriteTx<'_>, v: &Verification, why: &str, now: Timestamp) -> Result
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::delivery::router::{Route, Router};
+    use crate::live::Live;
+    use crate::model::SystemClock;
+    use crate::otp::{Apps, Limits, Policy, TestNumbers};
+    use crate::store::Durability;
+
+    #[tokio::test]
+    async fn a_verification_it_cannot_read_is_skipped_without_failing_the_claim() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("otpd.db");
+        let store = Store::open(&path, Durability::Normal).unwrap();
+        let now = SystemClock.now();
+        store
+            .writer
+            .run(move |tx| {
+                for id in ["v1", "v2"] {
+                    let ttl = Duration::from_secs(300);
+                    let to = "+255712345678".to_string();
+                    let v = Verification::new_pending(id.into(), "a".into(), to, now, ttl, 6, 5);
+                    tx.insert_verification(&v)?;
+                    tx.enqueue(id, now)?;
+                }
+                Ok::<_, StoreError>(())
+            })
+            .await
+            .unwrap();
+        let raw = rusqlite::Connection::open(&path).unwrap();
+        raw.execute(
+            "UPDATE verification SET status = 'bogus' WHERE id = 'v1'",
+            [],
+        )
+        .unwrap();
+        let live = LiveConfig::new(Live {
+            policy: Policy {
+                length: 6,
+                ttl: Duration::from_secs(300),
+                max_attempts: 5,
+                resend_cooldown: Duration::ZERO,
+                max_resends: 5,
+                template: "{code}".into(),
+                templates: Vec::new(),
+            },
+            apps: Apps::default(),
+            test_numbers: TestNumbers::default(),
+            limits: Limits::default(),
+            fraud: Default::default(),
+            router: Router::new(vec![Route {
+                channel: "smsc".into(),
+                prefixes: Vec::new(),
+            }]),
+            // No channel is up: the readable message waits.
+            channels: Vec::new(),
+        });
+        let dispatcher = Arc::new(Dispatcher {
+            store,
+            live,
+            pepper: Arc::new(Pepper::from_bytes([7; 32])),
+            random: Arc::new(Randomness::from_seed([1; 32])),
+            clock: Arc::new(SystemClock),
+            wake: Arc::default(),
+        });
+        let claimed = dispatcher.claim(10).await.expect("the claim does not fail");
+        assert!(claimed.is_empty(), "no channel is up");
+        let rows: Vec<(String, i64, i64)> = raw
+            .prepare("SELECT verification_id, due_at, lease_until FROM outbox ORDER BY 1")
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        let leased = now.plus(LEASE).0;
+        assert_eq!(rows.len(), 2, "nothing left the outbox: {rows:?}");
+        assert!(
+            rows[0].0 == "v1" && rows[0].2 >= leased,
+            "v1 stays leased: {rows:?}"
+        );
+        let waits = now.plus(NO_CHANNEL_WAIT).0;
+        assert!(
+            rows[1].0 == "v2" && rows[1].2 == 0,
+            "v2 was looked at: {rows:?}"
+        );
+        assert!(
+            (waits..leased).contains(&rows[1].1),
+            "v2 waits for a channel: {rows:?}"
+        );
+    }
 
     #[test]
     fn backoff_doubles_and_is_capped() {

@@ -15,7 +15,6 @@
 mod checkpoint;
 mod migrate;
 mod readers;
-mod wal_batch;
 mod writer;
 
 pub mod attempts;
@@ -95,18 +94,7 @@ pub fn open_write_connection(
     path: &Path,
     durability: Durability,
 ) -> Result<Connection, StoreError> {
-    let mut conn = match durability {
-        // Every commit syncs the WAL: its frames can be gathered into one write per commit.
-        Durability::Full => {
-            wal_batch::register().map_err(StoreError::CommitFailed)?;
-            let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
-                | OpenFlags::SQLITE_OPEN_CREATE
-                | OpenFlags::SQLITE_OPEN_URI
-                | OpenFlags::SQLITE_OPEN_NO_MUTEX;
-            Connection::open_with_flags_and_vfs(path, flags, wal_batch::NAME)?
-        }
-        Durability::Normal => Connection::open(path)?,
-    };
+    let mut conn = Connection::open(path)?;
     conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
     conn.busy_timeout(Duration::from_secs(5))?;
     conn.pragma_update(None, "journal_mode", "WAL")?;
